@@ -1,0 +1,122 @@
+//! Image-folder scanning: class layout, split layout, junk entries, empty inputs.
+
+mod common;
+
+use std::path::Path;
+
+use fsl_datasets::decode::decode_row;
+use fsl_datasets::{Error, image_folder};
+
+use common::fixture;
+
+fn png() -> Vec<u8> {
+    std::fs::read(fixture("gray8_2x2.png")).unwrap()
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes a class tree with every kind of junk next to the real classes.
+fn junk_tree(root: &Path) {
+    let mut apple_double = vec![0u8; 4096];
+    apple_double[..4].copy_from_slice(&[0x00, 0x05, 0x16, 0x07]);
+
+    write(&root.join(".DS_Store"), b"junk!!");
+    write(&root.join(".ipynb_checkpoints/alpha-checkpoint.png"), &png());
+    write(&root.join("notes.txt"), b"notes");
+    write(&root.join("alpha/0001.png"), &png());
+    write(&root.join("alpha/0002.png"), &png());
+    write(&root.join("alpha/.DS_Store"), b"junk");
+    write(&root.join("alpha/Thumbs.db"), b"junk");
+    write(&root.join("alpha/._0001.png"), &apple_double);
+    write(&root.join("beta/0001.PNG"), &png());
+    write(&root.join("beta/0002.png"), &png());
+    std::fs::create_dir_all(root.join("gamma")).unwrap();
+}
+
+#[test]
+fn classes_skip_junk_and_empty_folders() {
+    let folder = tempfile::tempdir().unwrap();
+    junk_tree(folder.path());
+
+    let table = image_folder::load(folder.path()).unwrap();
+
+    let index = table.class_index("label").unwrap();
+    assert_eq!(index.keys().collect::<Vec<_>>(), ["alpha", "beta"]);
+    assert_eq!(index["alpha"], 0);
+    assert_eq!(index["beta"], 1);
+    assert_eq!(
+        table.value_counts("label").unwrap(),
+        [("alpha".to_owned(), 2), ("beta".to_owned(), 2)].into()
+    );
+    assert_eq!(
+        table.strings("path").unwrap(),
+        ["alpha/0001.png", "alpha/0002.png", "beta/0001.PNG", "beta/0002.png"]
+    );
+    assert!(table.column("split").is_err());
+}
+
+#[test]
+fn every_listed_image_decodes() {
+    let folder = tempfile::tempdir().unwrap();
+    junk_tree(folder.path());
+
+    let table = image_folder::load(folder.path()).unwrap();
+
+    // Decoding the AppleDouble file would fail on the PNG signature.
+    for row in 0..table.num_rows() {
+        assert_eq!(decode_row(&table, row).unwrap().as_raw(), &[0, 255, 128, 64]);
+    }
+}
+
+#[test]
+fn split_layout_fills_split_column() {
+    let folder = tempfile::tempdir().unwrap();
+    let root = folder.path();
+    write(&root.join("train/cat/a.jpg"), b"jpeg bytes");
+    write(&root.join("train/dog/b.JPEG"), b"jpeg bytes");
+    write(&root.join("test/cat/c.png"), &png());
+    std::fs::create_dir_all(root.join("test/dog")).unwrap();
+
+    let table = image_folder::load(root).unwrap();
+
+    assert_eq!(table.strings("split").unwrap(), ["test", "train", "train"]);
+    assert_eq!(table.strings("label").unwrap(), ["cat", "cat", "dog"]);
+    assert_eq!(
+        table.strings("path").unwrap(),
+        ["test/cat/c.png", "train/cat/a.jpg", "train/dog/b.JPEG"]
+    );
+    assert_eq!(table.image_bytes(1).unwrap(), b"jpeg bytes");
+}
+
+#[test]
+fn empty_root_names_root_and_extensions() {
+    let folder = tempfile::tempdir().unwrap();
+
+    let error = image_folder::load(folder.path()).unwrap_err();
+
+    assert!(matches!(error, Error::NoImages { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains(&folder.path().display().to_string()), "{message}");
+    assert!(message.contains("png, jpg, jpeg"), "{message}");
+}
+
+#[test]
+fn root_without_images_names_root() {
+    let folder = tempfile::tempdir().unwrap();
+    write(&folder.path().join("delta/readme.md"), b"# delta");
+
+    let error = image_folder::load(folder.path()).unwrap_err();
+
+    assert!(matches!(error, Error::NoImages { .. }), "{error}");
+    assert!(error.to_string().contains(&folder.path().display().to_string()));
+}
+
+#[test]
+fn missing_root_is_not_found() {
+    let error = image_folder::load(Path::new("/nonexistent/images")).unwrap_err();
+
+    assert!(matches!(error, Error::NotFound { .. }), "{error}");
+}

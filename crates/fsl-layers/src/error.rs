@@ -1,0 +1,64 @@
+//! The error type of `fsl-layers`.
+
+/// Errors raised by kernels, support layers, losses, metrics and custom operations.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor operation failed inside candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+
+    /// Two inputs that must agree in shape do not.
+    #[error("shape mismatch in {operation}: {details}")]
+    ShapeMismatch {
+        /// The operation that checked the shapes.
+        operation: &'static str,
+        /// The shapes involved and what they should be.
+        details: String,
+    },
+
+    /// A label is outside `0..n_classes`.
+    #[error(
+        "label {label} at position {position} is out of range for {n_classes} classes; labels must be 0..{n_classes}"
+    )]
+    LabelOutOfRange {
+        /// The offending label.
+        label: u32,
+        /// Its position in the label list.
+        position: usize,
+        /// The number of classes.
+        n_classes: usize,
+    },
+
+    /// A parameter value is not valid for the operation.
+    #[error("invalid {name} = {value}: {reason}")]
+    InvalidArgument {
+        /// The parameter name.
+        name: &'static str,
+        /// The rejected value, formatted.
+        value: String,
+        /// What the value must satisfy.
+        reason: &'static str,
+    },
+
+    /// The data type is not supported by a custom CPU kernel.
+    #[error("{operation} supports f32 and f64 tensors, got {dtype:?}; convert with `to_dtype`")]
+    UnsupportedDType {
+        /// The operation that rejected the tensor.
+        operation: &'static str,
+        /// The rejected data type.
+        dtype: candle_core::DType,
+    },
+
+    /// A parameter checkpoint could not be written or read.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Result alias of `fsl-layers`.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,39 @@
+//! Metrics.
+
+use candle_core::{D, Tensor};
+
+use crate::{Error, Result};
+
+/// Computes the fraction of rows of `scores` (`Q x C`) whose best column is the row's label.
+///
+/// With `ascending`, scores are distances and the smallest is best.
+pub fn accuracy(scores: &Tensor, labels: &[u32], ascending: bool) -> Result<f64> {
+    if labels.is_empty() {
+        return Err(Error::InvalidArgument {
+            name: "labels",
+            value: "[]".into(),
+            reason: "accuracy needs at least one query",
+        });
+    }
+
+    let predictions = predict(scores, ascending)?;
+    if predictions.len() != labels.len() {
+        return Err(Error::ShapeMismatch {
+            operation: "accuracy",
+            details: format!("{} rows of scores but {} labels", predictions.len(), labels.len()),
+        });
+    }
+
+    let correct = predictions.iter().zip(labels).filter(|(p, l)| p == l).count();
+    Ok(correct as f64 / labels.len() as f64)
+}
+
+/// Returns the best column of every row of `scores`; with `ascending`, the smallest.
+pub fn predict(scores: &Tensor, ascending: bool) -> Result<Vec<u32>> {
+    let best = if ascending {
+        scores.argmin(D::Minus1)?
+    } else {
+        scores.argmax(D::Minus1)?
+    };
+    Ok(best.to_vec1::<u32>()?)
+}

@@ -1,0 +1,108 @@
+//! Batch normalisation over the channels of `N x C x H x W` tensors.
+
+use candle_core::{Tensor, Var};
+
+use super::normalize::Normalize;
+use crate::params::{ParamBuilder, ParamKind};
+use crate::{Error, Result};
+
+/// Batch normalisation with learnt scale and shift and running statistics for evaluation.
+///
+/// In training mode it normalises with the batch statistics and moves the running mean and the
+/// unbiased running variance towards them by `momentum`. In evaluation mode it normalises with
+/// the running statistics and changes nothing.
+#[derive(Debug, Clone)]
+pub struct BatchNorm2d {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Var,
+    running_var: Var,
+    eps: f64,
+    momentum: f64,
+}
+
+impl BatchNorm2d {
+    /// Creates the parameters of a batch norm over `channels` channels (eps 1e-5, momentum 0.1).
+    pub fn new(channels: usize, params: &ParamBuilder) -> Result<Self> {
+        let weight = params.constant("weight", channels, 1.0, ParamKind::Trainable)?;
+        let bias = params.constant("bias", channels, 0.0, ParamKind::Trainable)?;
+        params.constant("running_mean", channels, 0.0, ParamKind::Buffer)?;
+        params.constant("running_var", channels, 1.0, ParamKind::Buffer)?;
+
+        let buffer = |name: &str| {
+            params.var(name).ok_or(Error::InvalidArgument {
+                name: "batch norm buffer",
+                value: name.to_string(),
+                reason: "was not registered",
+            })
+        };
+        Ok(Self {
+            weight,
+            bias,
+            running_mean: buffer("running_mean")?,
+            running_var: buffer("running_var")?,
+            eps: 1e-5,
+            momentum: 0.1,
+        })
+    }
+
+    /// Normalises `xs`; `train` selects batch statistics and updates the running ones.
+    ///
+    /// Training on a single value per channel is an error: its variance is undefined, and
+    /// PyTorch-style updates would store NaN in the running variance.
+    pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let (batch, channels, height, width) = xs.dims4()?;
+        if channels != self.weight.dims1()? {
+            return Err(Error::ShapeMismatch {
+                operation: "batch_norm",
+                details: format!("input has {channels} channels, the layer {}", self.weight.dims1()?),
+            });
+        }
+
+        let shape = (1, channels, 1, 1);
+        if train {
+            let count = batch * height * width;
+            if count < 2 {
+                return Err(Error::InvalidArgument {
+                    name: "batch size",
+                    value: format!("{batch} (with {height}x{width} positions)"),
+                    reason: "training batch norm needs at least two values per channel; evaluate single images in evaluation mode",
+                });
+            }
+            let (normalized, statistics) = Normalize::new(self.eps).apply(xs, &self.weight, &self.bias)?;
+            self.update_running_statistics(&statistics.mean, &statistics.variance, count)?;
+            Ok(normalized)
+        } else {
+            // y = γ (x - μ) / σ + β = x · scale + (β - μ · scale), one pass over the data.
+            let scale = (&self.weight / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
+            let shift = (&self.bias - (self.running_mean.as_tensor() * &scale)?)?;
+            Ok(xs
+                .broadcast_mul(&scale.reshape(shape)?)?
+                .broadcast_add(&shift.reshape(shape)?)?)
+        }
+    }
+
+    /// Moves the running mean and the unbiased running variance towards the batch statistics.
+    fn update_running_statistics(&self, mean: &[f64], variance: &[f64], count: usize) -> Result<()> {
+        let correction = count as f64 / (count as f64 - 1.0);
+        let keep = 1.0 - self.momentum;
+        let device = self.running_mean.device();
+        let dtype = self.running_mean.dtype();
+
+        let batch_mean = candle_core::Tensor::new(mean, device)?.to_dtype(dtype)?;
+        let batch_var = (candle_core::Tensor::new(variance, device)?.to_dtype(dtype)? * correction)?;
+        self.running_mean
+            .set(&((self.running_mean.as_tensor() * keep)? + (batch_mean * self.momentum)?)?)?;
+        self.running_var
+            .set(&((self.running_var.as_tensor() * keep)? + (batch_var * self.momentum)?)?)?;
+        Ok(())
+    }
+
+    /// Returns the running mean and variance.
+    pub fn running_statistics(&self) -> (Tensor, Tensor) {
+        (
+            self.running_mean.as_tensor().clone(),
+            self.running_var.as_tensor().clone(),
+        )
+    }
+}

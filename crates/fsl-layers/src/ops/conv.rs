@@ -1,0 +1,120 @@
+//! 2-D convolution as `im2col` followed by one matrix product.
+//!
+//! candle 0.11.1 computes convolution gradients through transposed convolutions, which dominate
+//! a training step on the CPU. Here both gradients are matrix products (through candle's matmul
+//! and its gradient) plus the cheap `col2im` fold, and no gradient is computed for an input that
+//! does not need one, such as the images fed to the first layer.
+
+use candle_core::Tensor;
+
+use super::bias_layout::BiasToChannelsFirst;
+use super::im2col::{Im2Col, Patches};
+use crate::params::ParamBuilder;
+use crate::{Error, Result};
+
+/// A 2-D convolution over `N x C x H x W` tensors with a square kernel and zero padding.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    patches: Patches,
+}
+
+impl Conv2d {
+    /// Wraps a `C_out x C_in x K x K` weight and an optional `C_out` bias.
+    pub fn new(weight: Tensor, bias: Option<Tensor>, stride: usize, padding: usize) -> Result<Self> {
+        let (out_channels, _, kernel_height, kernel_width) = weight.dims4()?;
+        if kernel_height != kernel_width {
+            return Err(Error::InvalidArgument {
+                name: "kernel",
+                value: format!("{kernel_height}x{kernel_width}"),
+                reason: "only square kernels are supported",
+            });
+        }
+        if stride == 0 {
+            return Err(Error::InvalidArgument {
+                name: "stride",
+                value: "0".into(),
+                reason: "must be at least 1",
+            });
+        }
+        if let Some(bias) = bias.as_ref().filter(|bias| bias.dims() != [out_channels]) {
+            return Err(Error::ShapeMismatch {
+                operation: "conv2d",
+                details: format!("bias of shape {:?} for {out_channels} output channels", bias.dims()),
+            });
+        }
+        Ok(Self {
+            weight,
+            bias,
+            patches: Patches {
+                kernel: kernel_height,
+                stride,
+                padding,
+            },
+        })
+    }
+
+    /// Creates a convolution with PyTorch's default initialisation: weight and bias uniform in
+    /// `±1/√fan_in` (Kaiming uniform with `a = √5` for the weight).
+    pub fn init(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        params: &ParamBuilder,
+    ) -> Result<Self> {
+        let bound = 1.0 / ((in_channels * kernel * kernel) as f64).sqrt();
+        let weight = params.uniform("weight", (out_channels, in_channels, kernel, kernel), bound)?;
+        let bias = params.uniform("bias", out_channels, bound)?;
+        Self::new(weight, Some(bias), stride, padding)
+    }
+
+    /// Returns the weight.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// Convolves `xs`.
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (batch, channels, height, width) = xs.dims4()?;
+        let (out_channels, in_channels, _, _) = self.weight.dims4()?;
+        if channels != in_channels {
+            return Err(Error::ShapeMismatch {
+                operation: "conv2d",
+                details: format!("input has {channels} channels, the weight expects {in_channels}"),
+            });
+        }
+        let Some((out_height, out_width)) = self.patches.output_size(height, width) else {
+            return Err(Error::ShapeMismatch {
+                operation: "conv2d",
+                details: format!(
+                    "input of {height}x{width} is smaller than the kernel {}",
+                    self.patches.kernel
+                ),
+            });
+        };
+
+        let cols = Im2Col(self.patches).apply(xs)?;
+        let weight = self.weight.flatten_from(1)?;
+        let rows = cols.matmul(&weight.t()?)?;
+
+        // Rows are output positions in (n, y, x) order, so the product is channels-last; one
+        // pass adds the bias and moves channels first.
+        let zeros;
+        let bias = match &self.bias {
+            Some(bias) => bias,
+            None => {
+                zeros = Tensor::zeros(out_channels, rows.dtype(), rows.device())?;
+                &zeros
+            }
+        };
+        let layout = BiasToChannelsFirst {
+            batch,
+            height: out_height,
+            width: out_width,
+        };
+        Ok(rows.apply_op2(bias, layout)?)
+    }
+}

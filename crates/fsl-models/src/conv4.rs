@@ -1,0 +1,142 @@
+//! Conv-4, the encoder of Vinyals et al. (2016) and Snell et al. (2017): four blocks of 3x3
+//! convolution, batch normalisation, ReLU and 2x2 max pooling.
+
+use candle_core::Tensor;
+use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d};
+use fsl_layers::params::ParamBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::encoder::Encoder;
+use crate::{Error, Result};
+
+/// Hyper-parameters of [`Conv4`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conv4Config {
+    /// Channels of the input images (1 for Omniglot).
+    pub in_channels: usize,
+    /// Filters of every convolution.
+    pub hidden_channels: usize,
+    /// Side of the square input images, in pixels.
+    pub image_size: usize,
+}
+
+impl Default for Conv4Config {
+    fn default() -> Self {
+        Self {
+            in_channels: 1,
+            hidden_channels: 64,
+            image_size: 28,
+        }
+    }
+}
+
+impl Conv4Config {
+    /// Returns the embedding size: channels times the spatial size left after four poolings.
+    pub fn embedding_size(&self) -> usize {
+        let side = (0..4).fold(self.image_size, |side, _| side / 2);
+        self.hidden_channels * side * side
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |name, value: usize, reason: &str| Error::InvalidConfig {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        };
+        if self.in_channels == 0 {
+            return Err(invalid("in_channels", 0, "an image has at least one channel"));
+        }
+        if self.hidden_channels == 0 {
+            return Err(invalid("hidden_channels", 0, "each block needs at least one filter"));
+        }
+        if self.image_size < 16 {
+            return Err(invalid(
+                "image_size",
+                self.image_size,
+                "four 2x2 poolings need images of at least 16x16 pixels",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One block: convolution, batch norm, ReLU, max pooling.
+#[derive(Debug, Clone)]
+struct Block {
+    conv: Conv2d,
+    norm: BatchNorm2d,
+    pool: MaxPool2d,
+}
+
+impl Block {
+    fn new(in_channels: usize, out_channels: usize, params: &ParamBuilder) -> Result<Self> {
+        Ok(Self {
+            conv: Conv2d::init(in_channels, out_channels, 3, 1, 1, &params.push("conv"))?,
+            norm: BatchNorm2d::new(out_channels, &params.push("bn"))?,
+            pool: MaxPool2d::new(2)?,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let xs = self.conv.forward(xs)?;
+        let xs = self.norm.forward(&xs, train)?;
+
+        // ReLU and max pooling commute (max is monotone), so ReLU runs on the 4x smaller
+        // pooled tensor, with identical values and gradients.
+        Ok(self.pool.forward(&xs)?.relu()?)
+    }
+}
+
+/// The Conv-4 encoder.
+#[derive(Debug, Clone)]
+pub struct Conv4 {
+    config: Conv4Config,
+    blocks: Vec<Block>,
+}
+
+impl Conv4 {
+    /// Creates the encoder's parameters under `params`.
+    pub fn new(config: Conv4Config, params: &ParamBuilder) -> Result<Self> {
+        config.validate()?;
+
+        let mut blocks = Vec::with_capacity(4);
+        let mut in_channels = config.in_channels;
+        for index in 0..4 {
+            blocks.push(Block::new(
+                in_channels,
+                config.hidden_channels,
+                &params.push(&format!("block{index}")),
+            )?);
+            in_channels = config.hidden_channels;
+        }
+        Ok(Self { config, blocks })
+    }
+}
+
+impl Encoder for Conv4 {
+    fn embed(&self, images: &Tensor, train: bool) -> Result<Tensor> {
+        let (_, channels, height, width) = images.dims4()?;
+        let expected = (self.config.in_channels, self.config.image_size, self.config.image_size);
+        if (channels, height, width) != expected {
+            return Err(Error::InvalidConfig {
+                name: "image shape",
+                value: format!("{channels}x{height}x{width}"),
+                reason: format!(
+                    "the encoder was built for {}x{}x{} images",
+                    expected.0, expected.1, expected.2
+                ),
+            });
+        }
+
+        let mut xs = images.clone();
+        for block in &self.blocks {
+            xs = block.forward(&xs, train)?;
+        }
+        Ok(xs.flatten_from(1)?)
+    }
+
+    fn embedding_size(&self) -> usize {
+        self.config.embedding_size()
+    }
+}

@@ -1,0 +1,175 @@
+//! Episodic training with Adam, periodic validation and a history of the run.
+
+use candle_core::DType;
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use crate::evaluate::EvaluationReport;
+use crate::history::{History, HistoryRecord};
+use crate::progress::progress_bar;
+use crate::protonet::PrototypicalNetwork;
+use crate::source::EpisodeSource;
+use crate::{Error, Result};
+
+/// Settings of a training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Number of training episodes (one optimiser step each).
+    pub episodes: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// The learning rate is multiplied by `lr_decay_factor` every `lr_decay_every` episodes
+    /// (0 disables the schedule).
+    pub lr_decay_every: usize,
+    /// Factor of each learning-rate decay step.
+    pub lr_decay_factor: f64,
+    /// Validate every this many episodes (0 disables validation).
+    pub validate_every: usize,
+    /// Number of episodes of each validation.
+    pub validation_episodes: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            episodes: 1000,
+            learning_rate: 1e-3,
+            lr_decay_every: 0,
+            lr_decay_factor: 0.5,
+            validate_every: 0,
+            validation_episodes: 100,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn validate(&self) -> Result<()> {
+        let invalid = |name, value: String, reason: &str| Error::InvalidConfig {
+            name,
+            value,
+            reason: reason.into(),
+        };
+        if self.episodes == 0 {
+            return Err(invalid("episodes", "0".into(), "train for at least one episode"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(invalid(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "must be a positive number",
+            ));
+        }
+        if !(self.lr_decay_factor.is_finite() && self.lr_decay_factor > 0.0) {
+            return Err(invalid(
+                "lr_decay_factor",
+                self.lr_decay_factor.to_string(),
+                "must be a positive number",
+            ));
+        }
+        if self.validate_every > 0 && self.validation_episodes == 0 {
+            return Err(invalid(
+                "validation_episodes",
+                "0".into(),
+                "validation needs at least one episode",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Trains `network` on `episodes` episodes of `train`, validating on `validation` if given.
+///
+/// The history has one record per validation, or one at the end without validation; each holds
+/// the mean training loss and accuracy since the previous record.
+pub fn train(
+    network: &PrototypicalNetwork,
+    config: &TrainConfig,
+    train: &mut dyn EpisodeSource,
+    mut validation: Option<&mut dyn EpisodeSource>,
+) -> Result<History> {
+    config.validate()?;
+
+    let adam = ParamsAdamW {
+        lr: config.learning_rate,
+        weight_decay: 0.0,
+        ..Default::default()
+    };
+    let mut optimizer = AdamW::new(network.params().trainable(), adam)?;
+    let mut history = History::default();
+    let (mut loss_sum, mut accuracy_sum, mut window) = (0.0f64, 0.0f64, 0usize);
+    let bar = progress_bar(config.episodes as u64, "training");
+
+    for index in 0..config.episodes {
+        if config.lr_decay_every > 0 && index > 0 && index % config.lr_decay_every == 0 {
+            let lr = optimizer.learning_rate() * config.lr_decay_factor;
+            optimizer.set_learning_rate(lr);
+            tracing::info!(episode = index, learning_rate = lr, "learning rate decayed");
+        }
+
+        let episode = train.episode(index as u64)?;
+        let output = network.episode(&episode, true)?;
+        let loss = output.loss.to_scalar::<f32>()?;
+        if !loss.is_finite() {
+            return Err(Error::Diverged { episode: index, loss });
+        }
+        optimizer.backward_step(&output.loss)?;
+
+        // ReLU maps NaN to 0, so NaN weights or running statistics can leave the loss finite.
+        // Only the parameters themselves show that the network is broken.
+        check_finite_parameters(network, index)?;
+
+        loss_sum += f64::from(loss);
+        accuracy_sum += output.accuracy;
+        window += 1;
+        bar.inc(1);
+        bar.set_prefix(format!(
+            "loss {:.3} acc {:.1}%",
+            loss_sum / window as f64,
+            100.0 * accuracy_sum / window as f64
+        ));
+
+        let done = index + 1;
+        let validate_now = config.validate_every > 0 && done % config.validate_every == 0;
+        if validate_now || done == config.episodes {
+            let validation_report = match (&mut validation, validate_now) {
+                (Some(source), true) => Some(validate(network, &mut **source, config.validation_episodes)?),
+                _ => None,
+            };
+            let record = HistoryRecord {
+                episode: done,
+                train_loss: loss_sum / window as f64,
+                train_accuracy: accuracy_sum / window as f64,
+                validation: validation_report,
+            };
+            tracing::info!(?record, "training progress");
+            history.records.push(record);
+            (loss_sum, accuracy_sum, window) = (0.0, 0.0, 0);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(history)
+}
+
+fn validate(
+    network: &PrototypicalNetwork,
+    source: &mut dyn EpisodeSource,
+    episodes: usize,
+) -> Result<EvaluationReport> {
+    let mut accuracies = Vec::with_capacity(episodes);
+    for index in 0..episodes {
+        let episode = source.episode(index as u64)?;
+        accuracies.push(network.episode(&episode, false)?.accuracy);
+    }
+    EvaluationReport::from_accuracies(&accuracies)
+}
+
+fn check_finite_parameters(network: &PrototypicalNetwork, episode: usize) -> Result<()> {
+    for (name, tensor) in network.params().tensors() {
+        // In f64 a sum of f32 values is finite exactly when every value is, so one reduction
+        // checks a whole tensor.
+        let total = tensor.to_dtype(DType::F64)?.sum_all()?.to_scalar::<f64>()?;
+        if !total.is_finite() {
+            return Err(Error::NonFiniteParameter { episode, name });
+        }
+    }
+    Ok(())
+}

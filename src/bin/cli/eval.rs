@@ -1,0 +1,92 @@
+//! `fsl eval`: evaluate a saved model.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use fsl::omniglot::{CharacterSet, Protocol, evaluate_protocols, score_one_shot_runs};
+use fsl_models::{EncoderConfig, PrototypicalNetwork};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Folder of a saved model (model.safetensors and config.json).
+    #[arg(long)]
+    model: PathBuf,
+
+    /// Omniglot archive (.zip) or extracted folder to sample episodes from.
+    #[arg(long, required_unless_present = "one_shot_runs")]
+    data: Option<PathBuf>,
+
+    /// Classes per episode.
+    #[arg(long, default_value_t = 5)]
+    n_way: usize,
+
+    /// Support images per class.
+    #[arg(long, default_value_t = 1)]
+    k_shot: usize,
+
+    /// Query images per class.
+    #[arg(long, default_value_t = 15)]
+    q_query: usize,
+
+    /// Draw all classes of an episode from one alphabet.
+    #[arg(long)]
+    within_alphabet: bool,
+
+    /// Number of episodes.
+    #[arg(long, default_value_t = 1000)]
+    episodes: usize,
+
+    /// Seed of the episodes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Official one-shot runs archive (folder or zip of run01..run20) to score.
+    #[arg(long)]
+    one_shot_runs: Option<PathBuf>,
+}
+
+pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
+    let network = PrototypicalNetwork::load(&arguments.model)?;
+    let image_size = match &network.config().encoder {
+        EncoderConfig::Conv4(conv4) => conv4.image_size as u32,
+        other => {
+            return Err(fsl::Error::InvalidSetting {
+                name: "model",
+                value: format!("{other:?}"),
+                reason: "fsl eval supports Conv-4 models".into(),
+            });
+        }
+    };
+
+    if let Some(data) = &arguments.data {
+        let set = CharacterSet::load(data)?;
+        let protocol = Protocol {
+            n_way: arguments.n_way,
+            k_shot: arguments.k_shot,
+            q_query: arguments.q_query,
+            within_alphabet: arguments.within_alphabet,
+        };
+        for (protocol, report) in evaluate_protocols(
+            &network,
+            &set,
+            &[protocol],
+            arguments.episodes,
+            arguments.seed,
+            image_size,
+        )? {
+            println!("{}: {report}", protocol.name());
+        }
+    }
+    if let Some(runs) = &arguments.one_shot_runs {
+        let report = score_one_shot_runs(&network, runs, image_size)?;
+        for (run, error) in &report.runs {
+            println!("{run}: {:.1}% error", 100.0 * error);
+        }
+        println!(
+            "mean error over {} runs: {:.2}%",
+            report.runs.len(),
+            100.0 * report.mean_error
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Omniglot tables prepared for few-shot episodes: one class per character of an alphabet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fsl_datasets::AnnotationTable;
+use fsl_datasets::omniglot::{self, ALPHABET, OmniglotArchive};
+use fsl_sequences::{EpisodeLoader, EpisodeSampler, EpisodeSpec, LoaderConfig, SamplerOptions, decode_images};
+use image::GrayImage;
+
+use crate::Result;
+
+/// Name of the derived class column: `alphabet/character`, so that `character01` of two
+/// alphabets are different classes.
+pub const CLASS: &str = "class";
+
+/// Where archives come from when they are not in the data folder.
+#[derive(Debug, Clone)]
+pub struct ArchiveSource {
+    /// Folder holding `images_background_small1.zip` and the other archives, if any.
+    pub data_dir: Option<PathBuf>,
+    /// Folder for downloaded archives.
+    pub cache_dir: PathBuf,
+    /// Base address of the archives.
+    pub base_url: String,
+}
+
+impl ArchiveSource {
+    /// Returns the path of `archive`, downloading it (with SHA-256 verification) if needed.
+    pub fn locate(&self, archive: OmniglotArchive) -> Result<PathBuf> {
+        Ok(omniglot::locate_or_download(
+            archive,
+            self.data_dir.as_deref(),
+            &self.cache_dir,
+            &self.base_url,
+        )?)
+    }
+}
+
+/// An Omniglot table with its decoded images, ready to sample episodes from.
+#[derive(Clone)]
+pub struct CharacterSet {
+    /// Rows of the table, with the derived [`CLASS`] column.
+    pub table: AnnotationTable,
+    /// Class of every row.
+    pub classes: Vec<String>,
+    /// Alphabet of every row.
+    pub alphabets: Vec<String>,
+    /// Decoded image of every row.
+    pub images: Arc<Vec<GrayImage>>,
+}
+
+impl CharacterSet {
+    /// Loads an Omniglot archive or folder and decodes its images.
+    pub fn load(path: &Path) -> Result<Self> {
+        Self::from_table(omniglot::load(path)?)
+    }
+
+    /// Prepares a table with `alphabet` and `label` columns.
+    pub fn from_table(table: AnnotationTable) -> Result<Self> {
+        let table = table.with_joined_column(CLASS, &[ALPHABET, fsl_datasets::table::LABEL], "/")?;
+        let classes = table.strings(CLASS)?;
+        let alphabets = table.strings(ALPHABET)?;
+        let images = Arc::new(decode_images(&table)?);
+        Ok(Self {
+            table,
+            classes,
+            alphabets,
+            images,
+        })
+    }
+
+    /// Keeps the rows whose alphabet satisfies `keep`.
+    pub fn filter_alphabets(&self, keep: impl Fn(&str) -> bool) -> Result<Self> {
+        let rows: Vec<usize> = (0..self.table.num_rows())
+            .filter(|&row| keep(&self.alphabets[row]))
+            .collect();
+        self.take(&rows)
+    }
+
+    /// Keeps the given rows, in order.
+    pub fn take(&self, rows: &[usize]) -> Result<Self> {
+        Ok(Self {
+            table: self.table.take(rows)?,
+            classes: rows.iter().map(|&r| self.classes[r].clone()).collect(),
+            alphabets: rows.iter().map(|&r| self.alphabets[r].clone()).collect(),
+            images: Arc::new(rows.iter().map(|&r| self.images[r].clone()).collect()),
+        })
+    }
+
+    /// Returns the distinct alphabets, sorted.
+    pub fn alphabet_names(&self) -> Vec<String> {
+        let mut names = self.alphabets.clone();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Returns the number of distinct classes.
+    pub fn class_count(&self) -> usize {
+        let mut classes: Vec<&String> = self.classes.iter().collect();
+        classes.sort();
+        classes.dedup();
+        classes.len()
+    }
+
+    /// Creates an episode loader; `within_alphabet` draws all classes of an episode from one
+    /// alphabet, as in the official one-shot task.
+    pub fn loader(
+        &self,
+        spec: EpisodeSpec,
+        within_alphabet: bool,
+        seed: u64,
+        config: LoaderConfig,
+    ) -> Result<EpisodeLoader> {
+        let options = self.sampler_options(within_alphabet);
+        Ok(EpisodeLoader::new(
+            &self.classes,
+            spec,
+            options,
+            seed,
+            Arc::clone(&self.images),
+            config,
+        )?)
+    }
+
+    /// Creates an index-level episode sampler over the rows.
+    pub fn sampler(&self, spec: EpisodeSpec, within_alphabet: bool) -> Result<EpisodeSampler<String>> {
+        Ok(EpisodeSampler::new(
+            &self.classes,
+            spec,
+            self.sampler_options(within_alphabet),
+        )?)
+    }
+
+    fn sampler_options(&self, within_alphabet: bool) -> SamplerOptions<String> {
+        let options = SamplerOptions::new();
+        if within_alphabet {
+            options.with_groups(self.alphabets.iter().cloned())
+        } else {
+            options
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The Omniglot job: train prototypical networks on one set of alphabets, evaluate on alphabets
+//! the model has never seen.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fsl_augment::{Affine, Augmenter};
+use fsl_datasets::decode::{decode_luma8_named, gray_to_f32};
+use fsl_datasets::omniglot::OmniglotArchive;
+use fsl_datasets::one_shot_runs::read_runs;
+use fsl_models::{
+    Conv4Config, EncoderConfig, EvaluationReport, History, IndexEpisode, ModelConfig, OneShotReport, OneShotRunImages,
+    PrototypicalNetwork, TrainConfig, embed_all, evaluate_embedded, evaluate_one_shot_runs,
+};
+use fsl_sequences::{EpisodeSpec, LoaderConfig};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::data::{ArchiveSource, CharacterSet};
+use crate::{Error, Result};
+
+/// One evaluation protocol: episodes of `n_way` classes with `k_shot` support and `q_query`
+/// query images each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocol {
+    /// Classes per episode.
+    pub n_way: usize,
+    /// Support images per class.
+    pub k_shot: usize,
+    /// Query images per class.
+    pub q_query: usize,
+    /// Draw all classes of an episode from one alphabet.
+    pub within_alphabet: bool,
+}
+
+impl Protocol {
+    /// The protocols of the main job: 20-way 1-shot within an alphabet, 5-way 1-shot and 5-way
+    /// 5-shot.
+    pub fn standard() -> Vec<Protocol> {
+        vec![
+            Protocol {
+                n_way: 20,
+                k_shot: 1,
+                q_query: 5,
+                within_alphabet: true,
+            },
+            Protocol {
+                n_way: 5,
+                k_shot: 1,
+                q_query: 15,
+                within_alphabet: false,
+            },
+            Protocol {
+                n_way: 5,
+                k_shot: 5,
+                q_query: 15,
+                within_alphabet: false,
+            },
+        ]
+    }
+
+    /// Returns a name such as `20-way 1-shot (within alphabet)`.
+    pub fn name(&self) -> String {
+        let scope = if self.within_alphabet { " (within alphabet)" } else { "" };
+        format!("{}-way {}-shot{scope}", self.n_way, self.k_shot)
+    }
+}
+
+/// Training settings of the job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSettings {
+    /// Training episodes.
+    pub episodes: usize,
+    /// Classes per training episode.
+    pub n_way: usize,
+    /// Support images per class in training.
+    pub k_shot: usize,
+    /// Query images per class in training.
+    pub q_query: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Halve the learning rate every this many episodes (0: never).
+    pub lr_decay_every: usize,
+    /// Validate every this many episodes (0: never).
+    pub validate_every: usize,
+    /// Apply the classical Omniglot affine distortion to training images.
+    pub augment: bool,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            episodes: 600,
+            n_way: 20,
+            k_shot: 1,
+            q_query: 5,
+            learning_rate: 1e-3,
+            lr_decay_every: 0,
+            validate_every: 100,
+            augment: false,
+        }
+    }
+}
+
+/// Everything the Omniglot job needs.
+#[derive(Debug, Clone)]
+pub struct OmniglotJob {
+    /// Where the archives are.
+    pub source: ArchiveSource,
+    /// Folder for the model, history, training curve and results.
+    pub output_dir: PathBuf,
+    /// Seed of weights, episodes and augmentation.
+    pub seed: u64,
+    /// Side of the images fed to the encoder, in pixels.
+    pub image_size: u32,
+    /// Training settings.
+    pub train: TrainSettings,
+    /// Episodes of each evaluation protocol.
+    pub eval_episodes: usize,
+    /// Evaluation protocols.
+    pub protocols: Vec<Protocol>,
+    /// An official one-shot runs archive to score as well.
+    pub one_shot_runs: Option<PathBuf>,
+}
+
+/// Results of the job.
+#[derive(Debug, Clone)]
+pub struct OmniglotReport {
+    /// Alphabets trained on.
+    pub train_alphabets: Vec<String>,
+    /// Alphabets evaluated on.
+    pub eval_alphabets: Vec<String>,
+    /// Accuracy of each protocol.
+    pub results: Vec<(Protocol, EvaluationReport)>,
+    /// Scores of the official one-shot runs, when requested.
+    pub one_shot: Option<OneShotReport>,
+    /// The training history.
+    pub history: History,
+    /// Where the trained model was saved.
+    pub model_dir: PathBuf,
+}
+
+impl OmniglotReport {
+    /// Formats the results as a Markdown table.
+    pub fn table(&self) -> String {
+        let mut table = String::from("| protocol | episodes | accuracy | 95% CI |\n|---|---|---|---|\n");
+        for (protocol, report) in &self.results {
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                table,
+                "| {} | {} | {:.2}% | ± {:.2}% |",
+                protocol.name(),
+                report.episodes,
+                100.0 * report.mean_accuracy,
+                100.0 * report.confidence_95
+            );
+        }
+        if let Some(one_shot) = &self.one_shot {
+            let _ = writeln!(
+                table,
+                "| official one-shot runs, mean error | {} runs | {:.2}% error | |",
+                one_shot.runs.len(),
+                100.0 * one_shot.mean_error
+            );
+        }
+        table
+    }
+}
+
+/// Trains on `images_background_small1`, evaluates on the alphabets of
+/// `images_background_small2` that small1 lacks, and writes everything to the output folder.
+pub fn run(job: &OmniglotJob) -> Result<OmniglotReport> {
+    let train_path = job.source.locate(OmniglotArchive::BackgroundSmall1)?;
+    let eval_path = job.source.locate(OmniglotArchive::BackgroundSmall2)?;
+
+    let train_set = CharacterSet::load(&train_path)?;
+    let train_alphabets = train_set.alphabet_names();
+    let eval_set =
+        CharacterSet::load(&eval_path)?.filter_alphabets(|alphabet| !train_alphabets.iter().any(|a| a == alphabet))?;
+    let eval_alphabets = eval_set.alphabet_names();
+    tracing::info!(?train_alphabets, ?eval_alphabets, "Omniglot loaded");
+
+    let network = PrototypicalNetwork::new(model_config(job.seed, job.image_size))?;
+    let history = train_network(&network, &train_set, job)?;
+
+    std::fs::create_dir_all(&job.output_dir).map_err(|source| Error::Io {
+        path: job.output_dir.clone(),
+        source,
+    })?;
+    let model_dir = job.output_dir.join("model");
+    network.save(&model_dir)?;
+    history.write_csv(&job.output_dir.join("history.csv"))?;
+    history.plot(&job.output_dir.join("training_curve.png"))?;
+
+    let results = evaluate_protocols(
+        &network,
+        &eval_set,
+        &job.protocols,
+        job.eval_episodes,
+        job.seed,
+        job.image_size,
+    )?;
+    let one_shot = match &job.one_shot_runs {
+        Some(path) => Some(score_one_shot_runs(&network, path, job.image_size)?),
+        None => None,
+    };
+
+    let report = OmniglotReport {
+        train_alphabets,
+        eval_alphabets,
+        results,
+        one_shot,
+        history,
+        model_dir,
+    };
+    let results_path = job.output_dir.join("results.md");
+    std::fs::write(&results_path, report.table()).map_err(|source| Error::Io {
+        path: results_path,
+        source,
+    })?;
+    Ok(report)
+}
+
+/// Returns the Conv-4 prototypical-network configuration for `image_size` images.
+pub fn model_config(seed: u64, image_size: u32) -> ModelConfig {
+    let conv4 = Conv4Config {
+        in_channels: 1,
+        hidden_channels: 64,
+        image_size: image_size as usize,
+    };
+    ModelConfig {
+        encoder: EncoderConfig::Conv4(conv4),
+        seed,
+    }
+}
+
+/// Trains `network` on `set`, holding out a tenth of its characters for validation.
+pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &OmniglotJob) -> Result<History> {
+    let settings = &job.train;
+    let (train_rows, validation_rows) = split_classes(set, 0.1, job.seed);
+    let train_part = set.take(&train_rows)?;
+    let validation_part = set.take(&validation_rows)?;
+
+    let augmenter: Option<Arc<dyn Augmenter>> = settings
+        .augment
+        .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>);
+    let loader_config = LoaderConfig {
+        image_size: job.image_size,
+        invert: true,
+        seed: job.seed,
+        augmenter,
+    };
+    let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
+    let train_loader = train_part.loader(spec, false, job.seed, loader_config)?;
+
+    let validation_way = settings.n_way.min(validation_part.class_count()).max(2);
+    let validation_spec = EpisodeSpec::new(validation_way, 1, 5)?;
+    let validation_config = LoaderConfig {
+        image_size: job.image_size,
+        invert: true,
+        seed: job.seed,
+        augmenter: None,
+    };
+    let validation_loader = validation_part.loader(validation_spec, false, job.seed ^ 0x5eed, validation_config)?;
+
+    let config = TrainConfig {
+        episodes: settings.episodes,
+        learning_rate: settings.learning_rate,
+        lr_decay_every: settings.lr_decay_every,
+        lr_decay_factor: 0.5,
+        validate_every: settings.validate_every,
+        validation_episodes: 20,
+    };
+    let mut train_source = |index: u64| train_loader.episode(index);
+    let mut validation_source = |index: u64| validation_loader.episode(index);
+    let validation: Option<&mut dyn fsl_models::EpisodeSource> = if settings.validate_every > 0 {
+        Some(&mut validation_source)
+    } else {
+        None
+    };
+    Ok(fsl_models::train(network, &config, &mut train_source, validation)?)
+}
+
+/// Splits rows by class: a seeded `fraction` of the classes (at least two) go to validation.
+fn split_classes(set: &CharacterSet, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut classes: Vec<&String> = set.classes.iter().collect();
+    classes.sort();
+    classes.dedup();
+    classes.shuffle(&mut StdRng::seed_from_u64(seed));
+
+    let held_out = ((classes.len() as f64 * fraction).ceil() as usize)
+        .max(2)
+        .min(classes.len() / 2);
+    let validation: std::collections::HashSet<&String> = classes.into_iter().take(held_out).collect();
+    (0..set.classes.len()).partition(|&row| !validation.contains(&set.classes[row]))
+}
+
+/// Evaluates `network` on every protocol, embedding each image of `set` once.
+pub fn evaluate_protocols(
+    network: &PrototypicalNetwork,
+    set: &CharacterSet,
+    protocols: &[Protocol],
+    episodes: usize,
+    seed: u64,
+    image_size: u32,
+) -> Result<Vec<(Protocol, EvaluationReport)>> {
+    let config = LoaderConfig {
+        image_size,
+        invert: true,
+        seed,
+        augmenter: None,
+    };
+    let all_items = set.loader(EpisodeSpec::new(1, 1, 0)?, false, seed, config)?;
+    let rows: Vec<usize> = (0..set.classes.len()).collect();
+    let embeddings = embed_all(network, rows.len(), 256, |start, len| {
+        all_items
+            .images(&rows[start..start + len])
+            .map_err(|e| fsl_models::Error::Source(Box::new(e)))
+    })?;
+
+    let mut results = Vec::with_capacity(protocols.len());
+    for protocol in protocols {
+        let spec = EpisodeSpec::new(protocol.n_way, protocol.k_shot, protocol.q_query)?;
+        let sampler = set.sampler(spec, protocol.within_alphabet)?;
+        let report = evaluate_embedded(
+            &embeddings,
+            episodes,
+            |index| {
+                let episode = sampler.episode(seed, index);
+                IndexEpisode {
+                    n_way: episode.class_ids.len(),
+                    support: episode.support,
+                    support_labels: episode.support_labels,
+                    query: episode.query,
+                    query_labels: episode.query_labels,
+                }
+            },
+            &protocol.name(),
+        )?;
+        tracing::info!(protocol = protocol.name(), %report, "protocol evaluated");
+        results.push((protocol.clone(), report));
+    }
+    Ok(results)
+}
+
+/// Scores an official one-shot runs archive (folder or zip).
+pub fn score_one_shot_runs(network: &PrototypicalNetwork, path: &Path, image_size: u32) -> Result<OneShotReport> {
+    let runs = read_runs(path)?;
+    let side = image_size as usize;
+    let to_tensor = |files: &[(String, Vec<u8>)]| -> Result<candle_core::Tensor> {
+        let mut pixels = Vec::with_capacity(files.len() * side * side);
+        for (name, bytes) in files {
+            let image = decode_luma8_named(bytes, name)?;
+            pixels.extend(gray_to_f32(&image, image_size, image_size, true));
+        }
+        Ok(candle_core::Tensor::from_vec(
+            pixels,
+            (files.len(), 1, side, side),
+            &candle_core::Device::Cpu,
+        )?)
+    };
+
+    let mut images = Vec::with_capacity(runs.len());
+    for run in &runs {
+        images.push(OneShotRunImages {
+            name: run.name.clone(),
+            support: to_tensor(&run.support)?,
+            queries: to_tensor(&run.queries)?,
+            answers: run.answers.clone(),
+        });
+    }
+    Ok(evaluate_one_shot_runs(network, &images)?)
+}
