@@ -3,7 +3,7 @@
 //! This facade re-exports the crates of the workspace, each behind a cargo feature of the same
 //! name (all on by default), so a project can depend on `fsl` alone or on any one crate:
 //!
-//! | feature | crate | what it holds |
+//! | feature | crate | contents |
 //! |---|---|---|
 //! | `layers` | [`layers`] (`fsl-layers`) | kernels, prototypes, losses, metrics, CPU operations with their gradients |
 //! | `models` | [`models`] (`fsl-models`) | encoders, prototypical networks, training, evaluation, checkpoints |

@@ -14,7 +14,7 @@ use crate::Result;
 /// alphabets are different classes.
 pub const CLASS: &str = "class";
 
-/// Where archives come from when they are not in the data folder.
+/// Sources of the Omniglot archives: a local folder, then a download cache and address.
 #[derive(Debug, Clone)]
 pub struct ArchiveSource {
     /// Folder holding `images_background_small1.zip` and the other archives, if any.

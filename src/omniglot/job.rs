@@ -107,7 +107,7 @@ impl Default for TrainSettings {
 /// Everything the Omniglot job needs.
 #[derive(Debug, Clone)]
 pub struct OmniglotJob {
-    /// Where the archives are.
+    /// Location of the archives and the download settings.
     pub source: ArchiveSource,
     /// Folder for the model, history, training curve and results.
     pub output_dir: PathBuf,
@@ -138,7 +138,7 @@ pub struct OmniglotReport {
     pub one_shot: Option<OneShotReport>,
     /// The training history.
     pub history: History,
-    /// Where the trained model was saved.
+    /// Folder of the saved model.
     pub model_dir: PathBuf,
 }
 

@@ -3,9 +3,9 @@
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 
+use fsl_augment::splitmix64;
 use rand::rngs::StdRng;
 use rand::seq::index;
-use fsl_augment::splitmix64;
 use rand::{Rng, RngExt, SeedableRng};
 
 use super::options::SamplerOptions;
