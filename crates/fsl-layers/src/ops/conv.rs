@@ -1,14 +1,14 @@
-//! 2-D convolution as `im2col` followed by one matrix product.
+//! 2-D convolution with CPU forward and backward passes of its own.
 //!
 //! candle 0.11.1 computes convolution gradients through transposed convolutions, which dominate
-//! a training step on the CPU. Here both gradients are matrix products (through candle's matmul
-//! and its gradient) plus the cheap `col2im` fold, and no gradient is computed for an input that
-//! does not need one, such as the images fed to the first layer.
+//! a training step on the CPU. Here the forward pass and both gradients are small matrix
+//! products per image (see `conv_kernel`), and no gradient is computed for an input that does
+//! not need one, such as the images fed to the first layer.
 
 use candle_core::Tensor;
 
-use super::bias_layout::BiasToChannelsFirst;
-use super::im2col::{Im2Col, Patches};
+use super::conv_kernel::ConvKernel;
+use super::im2col::Patches;
 use crate::params::ParamBuilder;
 use crate::{Error, Result};
 
@@ -96,25 +96,20 @@ impl Conv2d {
             });
         };
 
-        let cols = Im2Col(self.patches).apply(xs)?;
-        let weight = self.weight.flatten_from(1)?;
-        let rows = cols.matmul(&weight.t()?)?;
-
-        // Rows are output positions in (n, y, x) order, so the product is channels-last; one
-        // pass adds the bias and moves channels first.
         let zeros;
         let bias = match &self.bias {
             Some(bias) => bias,
             None => {
-                zeros = Tensor::zeros(out_channels, rows.dtype(), rows.device())?;
+                zeros = Tensor::zeros(out_channels, xs.dtype(), xs.device())?;
                 &zeros
             }
         };
-        let layout = BiasToChannelsFirst {
-            batch,
-            height: out_height,
-            width: out_width,
-        };
-        Ok(rows.apply_op2(bias, layout)?)
+        let output = xs.contiguous()?.apply_op3(
+            &self.weight.contiguous()?,
+            &bias.contiguous()?,
+            ConvKernel(self.patches),
+        )?;
+        debug_assert_eq!(output.dims(), [batch, out_channels, out_height, out_width]);
+        Ok(output)
     }
 }

@@ -1,11 +1,9 @@
-//! Unfolding of image patches into rows (`im2col`) and its adjoint (`col2im`), so that a
-//! convolution and both of its gradients become plain matrix products.
+//! Unfolding of image patches into rows (`im2col`) and its adjoint (`col2im`), one image at a
+//! time, so that a convolution and both of its gradients become small matrix products.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor, WithDType};
-use rayon::prelude::*;
+use candle_core::{CpuStorage, Shape, WithDType};
 
-use super::max_pool::contiguous_range;
 use crate::Error;
 
 /// Patch geometry of a 2-D convolution with square kernel, stride and zero padding.
@@ -16,15 +14,27 @@ pub(crate) struct Patches {
     pub padding: usize,
 }
 
-/// Sizes of one unfolding: input `N x C x H x W`, output `OH x OW`.
+/// Sizes of one convolution: input `N x C x H x W`, output `OH x OW`.
 #[derive(Debug, Clone, Copy)]
-struct Sizes {
-    batch: usize,
-    channels: usize,
-    height: usize,
-    width: usize,
-    out_height: usize,
-    out_width: usize,
+pub(crate) struct Sizes {
+    pub batch: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub out_height: usize,
+    pub out_width: usize,
+}
+
+impl Sizes {
+    /// Values in one input image.
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Output positions of one image.
+    pub fn positions(&self) -> usize {
+        self.out_height * self.out_width
+    }
 }
 
 impl Patches {
@@ -40,7 +50,8 @@ impl Patches {
         ))
     }
 
-    fn sizes(&self, shape: &Shape) -> candle_core::Result<Sizes> {
+    /// Returns the sizes of a convolution of an `N x C x H x W` input.
+    pub fn sizes(&self, shape: &Shape) -> candle_core::Result<Sizes> {
         let (batch, channels, height, width) = shape.dims4()?;
         let (out_height, out_width) = self.output_size(height, width).ok_or_else(|| {
             candle_core::Error::wrap(Error::ShapeMismatch {
@@ -61,45 +72,35 @@ impl Patches {
         })
     }
 
-    /// Unfolds `N x C x H x W` into `(N·OH·OW) x (C·K·K)`: one row per output position, columns
-    /// ordered like a `C_out x C x K x K` weight flattened to `C_out x (C·K·K)`.
-    fn unfold<T: WithDType>(&self, input: &[T], sizes: Sizes) -> Vec<T> {
-        let patch = sizes.channels * self.kernel * self.kernel;
-        let rows_per_image = sizes.out_height * sizes.out_width;
-        let mut cols = vec![T::zero(); sizes.batch * rows_per_image * patch];
-
-        cols.par_chunks_mut(rows_per_image * patch)
-            .zip(input.par_chunks(sizes.channels * sizes.height * sizes.width))
-            .for_each(|(image_cols, image)| {
-                for oy in 0..sizes.out_height {
-                    for ox in 0..sizes.out_width {
-                        let row = &mut image_cols[(oy * sizes.out_width + ox) * patch..][..patch];
-                        self.for_each_tap(oy, ox, sizes, |column, offset| row[column] = image[offset]);
-                    }
-                }
-            });
-        cols
+    /// Columns of one unfolded row: `C·K·K`.
+    pub fn patch_len(&self, sizes: Sizes) -> usize {
+        sizes.channels * self.kernel * self.kernel
     }
 
-    /// Folds rows back into an `N x C x H x W` tensor, summing where patches overlap.
-    fn fold<T: WithDType>(&self, cols: &[T], sizes: Sizes) -> Vec<T> {
-        let patch = sizes.channels * self.kernel * self.kernel;
-        let rows_per_image = sizes.out_height * sizes.out_width;
-        let image_len = sizes.channels * sizes.height * sizes.width;
-        let mut output = vec![T::zero(); sizes.batch * image_len];
+    /// Unfolds one `C x H x W` image into `cols`, an `(OH·OW) x (C·K·K)` row-major matrix whose
+    /// columns are ordered like a `C_out x C x K x K` weight flattened to `C_out x (C·K·K)`.
+    /// Taps on the zero padding are written as zeros.
+    pub fn unfold_image<T: WithDType>(&self, image: &[T], sizes: Sizes, cols: &mut [T]) {
+        let patch = self.patch_len(sizes);
+        cols.fill(T::zero());
+        for oy in 0..sizes.out_height {
+            for ox in 0..sizes.out_width {
+                let row = &mut cols[(oy * sizes.out_width + ox) * patch..][..patch];
+                self.for_each_tap(oy, ox, sizes, |column, offset| row[column] = image[offset]);
+            }
+        }
+    }
 
-        output
-            .par_chunks_mut(image_len)
-            .zip(cols.par_chunks(rows_per_image * patch))
-            .for_each(|(image, image_cols)| {
-                for oy in 0..sizes.out_height {
-                    for ox in 0..sizes.out_width {
-                        let row = &image_cols[(oy * sizes.out_width + ox) * patch..][..patch];
-                        self.for_each_tap(oy, ox, sizes, |column, offset| image[offset] += row[column]);
-                    }
-                }
-            });
-        output
+    /// Folds `(OH·OW) x (C·K·K)` rows back into one `C x H x W` image, summing where patches
+    /// overlap.
+    pub fn fold_image<T: WithDType>(&self, cols: &[T], sizes: Sizes, image: &mut [T]) {
+        let patch = self.patch_len(sizes);
+        for oy in 0..sizes.out_height {
+            for ox in 0..sizes.out_width {
+                let row = &cols[(oy * sizes.out_width + ox) * patch..][..patch];
+                self.for_each_tap(oy, ox, sizes, |column, offset| image[offset] += row[column]);
+            }
+        }
     }
 
     /// Calls `visit(column, input_offset)` for every kernel tap of output position `(oy, ox)`
@@ -124,68 +125,6 @@ impl Patches {
                 }
             }
         }
-    }
-}
-
-/// `im2col` as a candle operation whose gradient is `col2im`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Im2Col(pub Patches);
-
-impl Im2Col {
-    pub fn apply(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
-        xs.contiguous()?.apply_op1(*self)
-    }
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "fsl-im2col"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let sizes = self.0.sizes(layout.shape())?;
-        let shape = Shape::from((
-            sizes.batch * sizes.out_height * sizes.out_width,
-            sizes.channels * self.0.kernel * self.0.kernel,
-        ));
-        let (start, end) = contiguous_range(layout)?;
-        let result = match storage {
-            CpuStorage::F32(values) => CpuStorage::F32(self.0.unfold(&values[start..end], sizes)),
-            CpuStorage::F64(values) => CpuStorage::F64(self.0.unfold(&values[start..end], sizes)),
-            other => return Err(unsupported("conv2d", other)),
-        };
-        Ok((result, shape))
-    }
-
-    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
-        let col2im = Col2Im {
-            patches: self.0,
-            input_shape: arg.shape().clone(),
-        };
-        Ok(Some(grad_res.contiguous()?.apply_op1_no_bwd(&col2im)?))
-    }
-}
-
-/// The adjoint of [`Im2Col`] for a given input shape.
-struct Col2Im {
-    patches: Patches,
-    input_shape: Shape,
-}
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "fsl-col2im"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let sizes = self.patches.sizes(&self.input_shape)?;
-        let (start, end) = contiguous_range(layout)?;
-        let result = match storage {
-            CpuStorage::F32(values) => CpuStorage::F32(self.patches.fold(&values[start..end], sizes)),
-            CpuStorage::F64(values) => CpuStorage::F64(self.patches.fold(&values[start..end], sizes)),
-            other => return Err(unsupported("conv2d backward", other)),
-        };
-        Ok((result, self.input_shape.clone()))
     }
 }
 

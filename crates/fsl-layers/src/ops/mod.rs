@@ -1,9 +1,10 @@
 //! Neural-network operations with CPU kernels and gradients of their own.
 
 mod batch_norm;
-mod bias_layout;
 mod conv;
+mod conv_kernel;
 mod cpu;
+mod gemm;
 mod im2col;
 mod max_pool;
 mod normalize;
