@@ -79,52 +79,64 @@ impl Patches {
 
     /// Unfolds one `C x H x W` image into `cols`, an `(OH·OW) x (C·K·K)` row-major matrix whose
     /// columns are ordered like a `C_out x C x K x K` weight flattened to `C_out x (C·K·K)`.
-    /// Taps on the zero padding are written as zeros.
+    /// Taps on the zero padding are written as zeros, so `cols` needs no clearing beforehand.
     pub fn unfold_image<T: WithDType>(&self, image: &[T], sizes: Sizes, cols: &mut [T]) {
-        let patch = self.patch_len(sizes);
-        cols.fill(T::zero());
-        for oy in 0..sizes.out_height {
-            for ox in 0..sizes.out_width {
-                let row = &mut cols[(oy * sizes.out_width + ox) * patch..][..patch];
-                self.for_each_tap(oy, ox, sizes, |column, offset| row[column] = image[offset]);
+        let (k, patch) = (self.kernel, self.patch_len(sizes));
+        let plane_len = sizes.height * sizes.width;
+        for (position, row) in cols.chunks_mut(patch).take(sizes.positions()).enumerate() {
+            let (oy, ox) = (position / sizes.out_width, position % sizes.out_width);
+
+            // Columns run over (c, ky, kx) with kx fastest, so both the reads along an input row
+            // and the writes are contiguous.
+            for (c, channel_taps) in row.chunks_mut(k * k).enumerate() {
+                let plane = &image[c * plane_len..][..plane_len];
+                for (ky, taps) in channel_taps.chunks_mut(k).enumerate() {
+                    let Some(y) = self.input_index(oy, ky, sizes.height) else {
+                        taps.fill(T::zero());
+                        continue;
+                    };
+                    let input_row = &plane[y * sizes.width..][..sizes.width];
+                    for (kx, tap) in taps.iter_mut().enumerate() {
+                        *tap = self
+                            .input_index(ox, kx, sizes.width)
+                            .map_or(T::zero(), |x| input_row[x]);
+                    }
+                }
             }
         }
     }
 
     /// Folds `(OH·OW) x (C·K·K)` rows back into one `C x H x W` image, summing where patches
-    /// overlap.
+    /// overlap; the adjoint of [`unfold_image`](Self::unfold_image). `image` must start zeroed.
     pub fn fold_image<T: WithDType>(&self, cols: &[T], sizes: Sizes, image: &mut [T]) {
-        let patch = self.patch_len(sizes);
-        for oy in 0..sizes.out_height {
-            for ox in 0..sizes.out_width {
-                let row = &cols[(oy * sizes.out_width + ox) * patch..][..patch];
-                self.for_each_tap(oy, ox, sizes, |column, offset| image[offset] += row[column]);
+        let (k, patch) = (self.kernel, self.patch_len(sizes));
+        let plane_len = sizes.height * sizes.width;
+        for (position, row) in cols.chunks(patch).take(sizes.positions()).enumerate() {
+            let (oy, ox) = (position / sizes.out_width, position % sizes.out_width);
+            for (c, channel_taps) in row.chunks(k * k).enumerate() {
+                let plane = &mut image[c * plane_len..][..plane_len];
+                for (ky, taps) in channel_taps.chunks(k).enumerate() {
+                    let Some(y) = self.input_index(oy, ky, sizes.height) else {
+                        continue;
+                    };
+                    let input_row = &mut plane[y * sizes.width..][..sizes.width];
+                    for (kx, &tap) in taps.iter().enumerate() {
+                        if let Some(x) = self.input_index(ox, kx, sizes.width) {
+                            input_row[x] += tap;
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// Calls `visit(column, input_offset)` for every kernel tap of output position `(oy, ox)`
-    /// that falls inside the image; taps on the zero padding are skipped.
+    /// Returns the input coordinate read by output coordinate `out` at kernel offset `offset`,
+    /// or `None` when it falls on the padding.
     #[inline]
-    fn for_each_tap(&self, oy: usize, ox: usize, sizes: Sizes, mut visit: impl FnMut(usize, usize)) {
-        let k = self.kernel;
-        for ky in 0..k {
-            let y = (oy * self.stride + ky) as isize - self.padding as isize;
-            if y < 0 || y >= sizes.height as isize {
-                continue;
-            }
-            for kx in 0..k {
-                let x = (ox * self.stride + kx) as isize - self.padding as isize;
-                if x < 0 || x >= sizes.width as isize {
-                    continue;
-                }
-                for c in 0..sizes.channels {
-                    let column = (c * k + ky) * k + kx;
-                    let offset = (c * sizes.height + y as usize) * sizes.width + x as usize;
-                    visit(column, offset);
-                }
-            }
-        }
+    fn input_index(&self, out: usize, offset: usize, size: usize) -> Option<usize> {
+        (out * self.stride + offset)
+            .checked_sub(self.padding)
+            .filter(|&i| i < size)
     }
 }
 
