@@ -158,3 +158,29 @@ fn job_rejects_more_images_than_drawers() {
     assert!(error.contains("has 20 items"), "{error}");
     assert!(error.contains("needs 21"), "{error}");
 }
+
+/// Settings that could only fail after training are rejected before any data is read.
+#[test]
+fn job_rejects_bad_settings_before_training() {
+    let output = tempfile::tempdir().unwrap();
+    let no_queries = TrainSettings {
+        q_query: 0,
+        ..TrainSettings::default()
+    };
+    let error = run(&job(output.path().to_path_buf(), no_queries))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("q_query"), "{error}");
+
+    let mut no_evaluation = job(output.path().to_path_buf(), TrainSettings::default());
+    no_evaluation.eval_episodes = 0;
+    let error = run(&no_evaluation).unwrap_err().to_string();
+    assert!(error.contains("eval_episodes"), "{error}");
+
+    let file = output.path().join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let error = run(&job(file.join("out"), TrainSettings::default()))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("a-file"), "{error}");
+}

@@ -18,10 +18,16 @@ fn main() -> ExitCode {
     match cli::run(arguments) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            // Most messages already quote their cause, so a cause is printed only when it adds text.
+            let mut shown = error.to_string();
+            eprintln!("error: {shown}");
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
-                eprintln!("  caused by: {cause}");
+                let text = cause.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown = text;
+                }
                 source = cause.source();
             }
             ExitCode::FAILURE

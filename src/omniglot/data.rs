@@ -28,6 +28,9 @@ pub struct ArchiveSource {
 impl ArchiveSource {
     /// Returns the path of `archive`, downloading it (with SHA-256 verification) if needed.
     pub fn locate(&self, archive: OmniglotArchive) -> Result<PathBuf> {
+        if let Some(dir) = self.data_dir.as_ref().filter(|dir| !dir.is_dir()) {
+            tracing::warn!(data_dir = %dir.display(), "data folder does not exist; looking in the download cache instead");
+        }
         Ok(omniglot::locate_or_download(
             archive,
             self.data_dir.as_deref(),

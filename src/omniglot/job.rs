@@ -169,9 +169,78 @@ impl OmniglotReport {
     }
 }
 
+impl TrainSettings {
+    /// Checks the settings that would otherwise fail only once training has started.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |name, value: usize, reason: &str| Error::InvalidSetting {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        };
+        if self.episodes == 0 {
+            return Err(invalid("episodes", 0, "train for at least one episode"));
+        }
+        if self.q_query == 0 {
+            return Err(invalid(
+                "q_query",
+                0,
+                "training episodes need at least one query image per class",
+            ));
+        }
+        if self.n_way < 2 {
+            return Err(invalid(
+                "n_way",
+                self.n_way,
+                "training episodes need at least two classes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl OmniglotJob {
+    /// Checks the settings before any data is loaded, so a mistake never costs a training run.
+    pub fn validate(&self) -> Result<()> {
+        self.train.validate()?;
+        if self.eval_episodes == 0 {
+            return Err(Error::InvalidSetting {
+                name: "eval_episodes",
+                value: "0".into(),
+                reason: "evaluate on at least one episode".into(),
+            });
+        }
+        if self.protocols.is_empty() {
+            return Err(Error::InvalidSetting {
+                name: "protocols",
+                value: "[]".into(),
+                reason: "give at least one evaluation protocol".into(),
+            });
+        }
+        if let Some(one_shot_runs) = self.one_shot_runs.as_ref().filter(|path| !path.exists()) {
+            return Err(Error::InvalidSetting {
+                name: "one_shot_runs",
+                value: one_shot_runs.display().to_string(),
+                reason: "no such file or folder".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Trains on `images_background_small1`, evaluates on the alphabets of
 /// `images_background_small2` that small1 lacks, and writes everything to the output folder.
 pub fn run(job: &OmniglotJob) -> Result<OmniglotReport> {
+    job.validate()?;
+
+    // Create the output folder first: an unwritable path should fail before training, not after.
+    std::fs::create_dir_all(&job.output_dir).map_err(|source| Error::Io {
+        path: job.output_dir.clone(),
+        source,
+    })?;
+    if job.output_dir.join("results.md").exists() {
+        tracing::warn!(output_dir = %job.output_dir.display(), "overwriting the results of an earlier run");
+    }
+
     let train_path = job.source.locate(OmniglotArchive::BackgroundSmall1)?;
     let eval_path = job.source.locate(OmniglotArchive::BackgroundSmall2)?;
 
@@ -185,10 +254,6 @@ pub fn run(job: &OmniglotJob) -> Result<OmniglotReport> {
     let network = PrototypicalNetwork::new(model_config(job.seed, job.image_size))?;
     let history = train_network(&network, &train_set, job)?;
 
-    std::fs::create_dir_all(&job.output_dir).map_err(|source| Error::Io {
-        path: job.output_dir.clone(),
-        source,
-    })?;
     let model_dir = job.output_dir.join("model");
     network.save(&model_dir)?;
     history.write_csv(&job.output_dir.join("history.csv"))?;
@@ -239,6 +304,7 @@ pub fn model_config(seed: u64, image_size: u32) -> ModelConfig {
 /// Trains `network` on `set`, holding out a tenth of its characters for validation.
 pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &OmniglotJob) -> Result<History> {
     let settings = &job.train;
+    settings.validate()?;
     let (train_rows, validation_rows) = split_classes(set, 0.1, job.seed);
     let train_part = set.take(&train_rows)?;
     let validation_part = set.take(&validation_rows)?;

@@ -11,7 +11,7 @@ use arrow::error::ArrowError;
 pub enum Error {
     /// A dataset file or folder does not exist.
     #[error(
-        "{} not found: pass --data-dir or set FSL_DATA_DIR to the folder that contains it",
+        "{} not found; check the path",
         path.display()
     )]
     NotFound {

@@ -12,6 +12,13 @@ use crate::{Error, Result};
 /// large distances give large finite losses rather than infinities.
 pub fn prototypical_loss(distances: &Tensor, labels: &[u32]) -> Result<Tensor> {
     let (queries, classes) = distances.dims2()?;
+    if queries == 0 {
+        return Err(Error::InvalidArgument {
+            name: "queries",
+            value: "0".into(),
+            reason: "the loss needs at least one query per episode; set q_query to 1 or more",
+        });
+    }
     if queries != labels.len() {
         return Err(Error::ShapeMismatch {
             operation: "prototypical_loss",

@@ -131,3 +131,12 @@ fn episode_without_support_for_class_rejected() {
 
     assert!(error.to_string().contains("class 1"), "{error}");
 }
+
+#[test]
+fn loss_rejects_episode_without_queries() {
+    let distances = Tensor::zeros((0, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+
+    let error = prototypical_loss(&distances, &[]).unwrap_err();
+
+    assert!(error.to_string().contains("q_query"), "{error}");
+}

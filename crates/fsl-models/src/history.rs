@@ -147,8 +147,9 @@ fn draw_panel(
         if points.is_empty() {
             continue;
         }
+        // Markers keep a history of a single record visible, where a line has no length.
         let drawn = chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)).point_size(3))
             .map_err(|e| e.to_string())?;
         if labelled {
             let color = *color;

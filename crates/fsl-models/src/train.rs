@@ -140,7 +140,14 @@ pub fn train(
                 train_accuracy: accuracy_sum / window as f64,
                 validation: validation_report,
             };
-            tracing::info!(?record, "training progress");
+            let validation_accuracy = record.validation.map(|report| report.mean_accuracy);
+            tracing::info!(
+                episode = record.episode,
+                train_loss = format_args!("{:.4}", record.train_loss),
+                train_accuracy = format_args!("{:.4}", record.train_accuracy),
+                validation_accuracy = ?validation_accuracy,
+                "training progress"
+            );
             history.records.push(record);
             (loss_sum, accuracy_sum, window) = (0.0, 0.0, 0);
         }

@@ -8,13 +8,20 @@ use fsl_models::{EncoderConfig, PrototypicalNetwork};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Folder of a saved model (model.safetensors and config.json).
+    /// Folder of a saved model (model.safetensors and config.json), or the output folder of
+    /// `fsl train` or `fsl omniglot` that contains it as `model/`.
     #[arg(long)]
     model: PathBuf,
 
-    /// Omniglot archive (.zip) or extracted folder to sample episodes from.
+    /// Omniglot archive (.zip) or extracted folder to sample episodes from; required unless
+    /// --one-shot-runs is given.
     #[arg(long, required_unless_present = "one_shot_runs")]
     data: Option<PathBuf>,
+
+    /// Evaluate only on these alphabets (comma-separated), for example the ones the model was
+    /// not trained on.
+    #[arg(long, value_delimiter = ',')]
+    alphabets: Vec<String>,
 
     /// Classes per episode.
     #[arg(long, default_value_t = 5)]
@@ -46,7 +53,14 @@ pub struct EvalArgs {
 }
 
 pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
-    let network = PrototypicalNetwork::load(&arguments.model)?;
+    // Accept the output folder of `fsl train` and `fsl omniglot`, which keeps the model in `model/`.
+    let nested = arguments.model.join("model");
+    let model_dir = if !arguments.model.join("config.json").exists() && nested.join("config.json").exists() {
+        nested
+    } else {
+        arguments.model.clone()
+    };
+    let network = PrototypicalNetwork::load(&model_dir)?;
     let image_size = match &network.config().encoder {
         EncoderConfig::Conv4(conv4) => conv4.image_size as u32,
         other => {
@@ -59,7 +73,18 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
     };
 
     if let Some(data) = &arguments.data {
-        let set = CharacterSet::load(data)?;
+        let mut set = CharacterSet::load(data)?;
+        if !arguments.alphabets.is_empty() {
+            let available = set.alphabet_names();
+            if let Some(unknown) = arguments.alphabets.iter().find(|a| !available.contains(a)) {
+                return Err(fsl::Error::InvalidSetting {
+                    name: "alphabets",
+                    value: unknown.clone(),
+                    reason: format!("not in {}; available: {}", data.display(), available.join(", ")),
+                });
+            }
+            set = set.filter_alphabets(|alphabet| arguments.alphabets.iter().any(|a| a == alphabet))?;
+        }
         let protocol = Protocol {
             n_way: arguments.n_way,
             k_shot: arguments.k_shot,

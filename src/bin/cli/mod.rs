@@ -25,7 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train on Omniglot background_small1 and evaluate on the unseen alphabets of small2.
+    /// Train on Omniglot background_small1 and evaluate on the unseen alphabets of small2:
+    /// 20-way 1-shot within an alphabet, 5-way 1-shot and 5-way 5-shot.
     Omniglot(omniglot::OmniglotArgs),
     /// Train a prototypical network on an Omniglot archive or folder and save it.
     Train(train::TrainArgs),
@@ -75,9 +76,11 @@ pub fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colours)
         .with_target(false)
         .init();
 }

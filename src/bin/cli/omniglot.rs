@@ -12,7 +12,7 @@ pub struct OmniglotArgs {
     #[command(flatten)]
     data: DataArgs,
 
-    /// Folder for the model, history.csv, training_curve.png and results.md.
+    /// Folder for the model (in DIR/model), history.csv, training_curve.png and results.md.
     #[arg(long, default_value = "runs/omniglot")]
     output_dir: PathBuf,
 
@@ -48,14 +48,15 @@ pub struct TrainOptions {
     pub q_query: usize,
 
     /// Adam's learning rate.
-    #[arg(long, default_value_t = TrainSettings::default().learning_rate)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = TrainSettings::default().learning_rate)]
     pub learning_rate: f64,
 
     /// Halve the learning rate every this many episodes (0: never).
     #[arg(long, default_value_t = TrainSettings::default().lr_decay_every)]
     pub lr_decay_every: usize,
 
-    /// Validate on held-out characters every this many episodes (0: never).
+    /// Validate every this many episodes (0: never) on a tenth of the training characters,
+    /// which are then held out of training.
     #[arg(long, default_value_t = TrainSettings::default().validate_every)]
     pub validate_every: usize,
 

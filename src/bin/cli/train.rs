@@ -14,7 +14,8 @@ pub struct TrainArgs {
     #[arg(long)]
     data: PathBuf,
 
-    /// Folder to save the model (model.safetensors, config.json), history.csv and training_curve.png in.
+    /// Output folder: the model goes to DIR/model (model.safetensors, config.json), beside
+    /// history.csv and training_curve.png.
     #[arg(long)]
     output_dir: PathBuf,
 

@@ -120,14 +120,31 @@ impl Patches {
                         continue;
                     };
                     let input_row = &mut plane[y * sizes.width..][..sizes.width];
-                    for (kx, &tap) in taps.iter().enumerate() {
-                        if let Some(x) = self.input_index(ox, kx, sizes.width) {
-                            input_row[x] += tap;
+                    match self.interior_span(ox, sizes.width) {
+                        Some(x0) => input_row[x0..x0 + k]
+                            .iter_mut()
+                            .zip(taps)
+                            .for_each(|(v, &tap)| *v += tap),
+                        None => {
+                            for (kx, &tap) in taps.iter().enumerate() {
+                                if let Some(x) = self.input_index(ox, kx, sizes.width) {
+                                    input_row[x] += tap;
+                                }
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// Returns the first input column of output column `ox` when its whole kernel row lies
+    /// inside the image, the common case that is copied as one slice.
+    #[inline]
+    fn interior_span(&self, ox: usize, width: usize) -> Option<usize> {
+        (ox * self.stride)
+            .checked_sub(self.padding)
+            .filter(|&x0| x0 + self.kernel <= width)
     }
 
     /// Returns the input coordinate read by output coordinate `out` at kernel offset `offset`,
