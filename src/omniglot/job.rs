@@ -92,14 +92,14 @@ pub struct TrainSettings {
 impl Default for TrainSettings {
     fn default() -> Self {
         Self {
-            episodes: 600,
+            episodes: 1500,
             n_way: 20,
             k_shot: 1,
             q_query: 5,
             learning_rate: 1e-3,
-            lr_decay_every: 0,
+            lr_decay_every: 750,
             validate_every: 100,
-            augment: false,
+            augment: true,
         }
     }
 }

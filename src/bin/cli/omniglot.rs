@@ -60,9 +60,11 @@ pub struct TrainOptions {
     #[arg(long, default_value_t = TrainSettings::default().validate_every)]
     pub validate_every: usize,
 
-    /// Distort training images with random affine transformations (Koch et al. 2015).
+    /// Train on undistorted images. By default each training image gets the random affine
+    /// distortion of Koch et al. (2015): rotation, shear, scale and translation, each with
+    /// probability 0.5.
     #[arg(long)]
-    pub augment: bool,
+    pub no_augment: bool,
 
     /// Seed of weights, episodes and augmentation.
     #[arg(long, default_value_t = 0)]
@@ -83,7 +85,7 @@ impl TrainOptions {
             learning_rate: self.learning_rate,
             lr_decay_every: self.lr_decay_every,
             validate_every: self.validate_every,
-            augment: self.augment,
+            augment: !self.no_augment,
         }
     }
 }
