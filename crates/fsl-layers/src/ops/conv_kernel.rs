@@ -2,7 +2,7 @@
 //! buffer and multiply by the weight.
 //!
 //! Unfolding one image at a time keeps the patch matrix small enough for the cache (196 x 576
-//! values for Conv-4's second block on 28x28 input) and writes the product straight into the
+//! values for Conv-4's second block on 28x28 input). The product goes straight into the
 //! `N x C x H x W` output, so no batch-sized patch matrix is allocated and no transpose follows.
 //! Images run in parallel on rayon, each multiply on one thread.
 

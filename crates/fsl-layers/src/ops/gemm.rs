@@ -13,7 +13,7 @@ pub(crate) struct MatrixView<'a, T> {
 }
 
 impl<'a, T> MatrixView<'a, T> {
-    /// A row-major matrix stored contiguously.
+    /// Views `data` as a contiguous row-major `rows x cols` matrix.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
         Self {
             data,
@@ -24,7 +24,7 @@ impl<'a, T> MatrixView<'a, T> {
         }
     }
 
-    /// The transpose of a row-major `rows x cols` matrix, seen as `cols x rows`.
+    /// Views a contiguous row-major `rows x cols` matrix as its `cols x rows` transpose.
     pub fn transposed(data: &'a [T], rows: usize, cols: usize) -> Self {
         Self {
             data,
@@ -35,7 +35,7 @@ impl<'a, T> MatrixView<'a, T> {
         }
     }
 
-    /// Whether every element of the view lies inside `data`.
+    /// Returns whether every element of the view lies inside `data`.
     fn in_bounds(&self) -> bool {
         if self.rows == 0 || self.cols == 0 {
             return true;
@@ -68,7 +68,7 @@ pub(crate) fn matmul<T: WithDType>(a: MatrixView<'_, T>, b: MatrixView<'_, T>, o
         return;
     }
 
-    let one = T::from_f64(1.0);
+    let unit = T::from_f64(1.0);
     let zero = T::from_f64(0.0);
     // SAFETY: the assertions above prove that every element the kernel reads, a[i, l] at
     // i * row_stride + l * col_stride for i < m and l < k (likewise for b), lies inside its slice,
@@ -91,8 +91,8 @@ pub(crate) fn matmul<T: WithDType>(a: MatrixView<'_, T>, b: MatrixView<'_, T>, o
             b.data.as_ptr(),
             b.col_stride as isize,
             b.row_stride as isize,
-            if accumulate { one } else { zero },
-            one,
+            if accumulate { unit } else { zero },
+            unit,
             false,
             false,
             false,
