@@ -152,3 +152,49 @@ fn conv_rejects_channel_mismatch() {
     assert!(error.to_string().contains("2 channels"), "{error}");
     assert!(error.to_string().contains("expects 3"), "{error}");
 }
+
+/// The weight gradient sums images in fixed groups, so thread count and scheduling never change
+/// a single bit of it.
+#[test]
+fn conv_gradient_independent_of_threads() {
+    let batch = 37;
+    let input: Vec<f64> = (0..batch * 3 * 9 * 9)
+        .map(|i| ((i * 7919) % 1000) as f64 / 997.0 - 0.5)
+        .collect();
+    let weights: Vec<f64> = (0..8 * 3 * 3 * 3)
+        .map(|i| ((i * 104_729) % 1000) as f64 / 991.0 - 0.5)
+        .collect();
+
+    let gradients = |threads: usize| -> (Vec<f32>, Vec<f32>) {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let x = Tensor::from_vec(input.clone(), (batch, 3, 9, 9), &Device::Cpu)
+                .unwrap()
+                .to_dtype(DType::F32)
+                .unwrap();
+            let weight = var(&weights, &[8, 3, 3, 3], DType::F32);
+            let bias = Var::zeros(8, DType::F32, &Device::Cpu).unwrap();
+            let conv = Conv2d::new(weight.as_tensor().clone(), Some(bias.as_tensor().clone()), 1, 1).unwrap();
+
+            let loss = conv.forward(&x).unwrap().sqr().unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            (
+                flat(grads.get(weight.as_tensor()).unwrap()),
+                flat(grads.get(bias.as_tensor()).unwrap()),
+            )
+        })
+    };
+
+    let reference = gradients(1);
+    for threads in [2, 3, 4] {
+        for repeat in 0..3 {
+            let (weight, bias) = gradients(threads);
+            assert_eq!(
+                weight, reference.0,
+                "{threads} threads, repeat {repeat}: weight gradient"
+            );
+            assert_eq!(bias, reference.1, "{threads} threads, repeat {repeat}: bias gradient");
+        }
+    }
+}

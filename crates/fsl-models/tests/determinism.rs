@@ -124,3 +124,54 @@ fn training_is_reproducible() {
     assert_eq!(first_weights, second_weights);
     assert_eq!(first_history, second_history);
 }
+
+/// Builds a 3-way 5-shot 10-query episode, large enough for the kernels to split work across
+/// threads.
+fn large_episode(index: u64) -> candle_core::Result<EpisodeBatch> {
+    let mut rng = StdRng::seed_from_u64(1000 + index);
+    let support_labels: Vec<u32> = (0..15).map(|i| i / 5).collect();
+    let query_labels: Vec<u32> = (0..30).map(|i| i / 10).collect();
+    let mut images = |labels: &[u32]| -> candle_core::Result<Tensor> {
+        let pixels = IMAGE_SIZE * IMAGE_SIZE;
+        let values: Vec<f32> = labels
+            .iter()
+            .flat_map(|&label| {
+                (0..pixels)
+                    .map(|_| label as f32 / 3.0 + rng.random::<f32>() / 3.0)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Tensor::from_vec(values, (labels.len(), 1, IMAGE_SIZE, IMAGE_SIZE), &Device::Cpu)
+    };
+    Ok(EpisodeBatch {
+        support: images(&support_labels)?,
+        support_labels,
+        query: images(&query_labels)?,
+        query_labels,
+        n_way: 3,
+    })
+}
+
+/// The same seed gives bit-identical weights whatever the number of threads.
+#[test]
+fn training_independent_of_thread_count() {
+    let config = TrainConfig {
+        episodes: 3,
+        learning_rate: 1e-2,
+        ..Default::default()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let network = network(9);
+            let mut source = large_episode;
+            train(&network, &config, &mut source, None).unwrap();
+            snapshot(&network)
+        })
+    };
+
+    let single = run(1);
+    for threads in [2, 3] {
+        assert_eq!(run(threads), single, "{threads} threads");
+    }
+}

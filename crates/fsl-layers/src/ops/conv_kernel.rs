@@ -14,6 +14,9 @@ use super::gemm::{MatrixView, matmul};
 use super::im2col::{Patches, Sizes, unsupported};
 use super::max_pool::contiguous_range;
 
+/// Number of partial sums of the weight gradient, computed in parallel and added in order.
+const GRADIENT_GROUPS: usize = 16;
+
 /// Convolution of input `x`, weight `C_out x C x K x K` and bias `C_out`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConvKernel(pub Patches);
@@ -80,35 +83,42 @@ impl ConvKernel {
             grad_input
         });
 
-        // ∂W = Σ_n g_n · cols_n and ∂b = Σ_n Σ_positions g_n, summed per thread, then across threads.
-        let zeros = || {
-            (
-                vec![T::zero(); out_channels * patch],
-                vec![T::zero(); out_channels],
-                vec![T::zero(); positions * patch],
-            )
-        };
-        let (grad_weight, grad_bias, _) = x
-            .par_chunks(sizes.image_len())
-            .zip(grad.par_chunks(grad_per_image))
-            .fold(zeros, |(mut grad_weight, mut grad_bias, mut cols), (image, g)| {
-                patches.unfold_image(image, sizes, &mut cols);
-                matmul(
-                    MatrixView::row_major(g, out_channels, positions),
-                    MatrixView::row_major(&cols, positions, patch),
-                    &mut grad_weight,
-                    true,
-                );
-                for (sum, row) in grad_bias.iter_mut().zip(g.chunks(positions)) {
-                    *sum += row.iter().fold(T::zero(), |total, &v| total + v);
+        // ∂W = Σ_n g_n · cols_n and ∂b = Σ_n Σ_positions g_n. Images are summed in fixed groups
+        // whose partial sums are added in group order: the grouping depends only on the batch
+        // size, never on rayon's scheduling, so the same inputs give bit-identical gradients.
+        let images_per_group = sizes.batch.div_ceil(GRADIENT_GROUPS).max(1);
+        let partial_sums: Vec<(Vec<T>, Vec<T>)> = x
+            .par_chunks(sizes.image_len() * images_per_group)
+            .zip(grad.par_chunks(grad_per_image * images_per_group))
+            .map(|(images, grads)| {
+                let mut grad_weight = vec![T::zero(); out_channels * patch];
+                let mut grad_bias = vec![T::zero(); out_channels];
+                let mut cols = vec![T::zero(); positions * patch];
+                for (image, g) in images.chunks(sizes.image_len()).zip(grads.chunks(grad_per_image)) {
+                    patches.unfold_image(image, sizes, &mut cols);
+                    matmul(
+                        MatrixView::row_major(g, out_channels, positions),
+                        MatrixView::row_major(&cols, positions, patch),
+                        &mut grad_weight,
+                        true,
+                    );
+                    for (sum, row) in grad_bias.iter_mut().zip(g.chunks(positions)) {
+                        *sum += row.iter().fold(T::zero(), |total, &v| total + v);
+                    }
                 }
-                (grad_weight, grad_bias, cols)
+                (grad_weight, grad_bias)
             })
-            .reduce(zeros, |(mut w1, mut b1, cols), (w2, b2, _)| {
-                w1.iter_mut().zip(&w2).for_each(|(a, &b)| *a += b);
-                b1.iter_mut().zip(&b2).for_each(|(a, &b)| *a += b);
-                (w1, b1, cols)
-            });
+            .collect();
+
+        let mut grad_weight = vec![T::zero(); out_channels * patch];
+        let mut grad_bias = vec![T::zero(); out_channels];
+        for (partial_weight, partial_bias) in partial_sums {
+            grad_weight
+                .iter_mut()
+                .zip(&partial_weight)
+                .for_each(|(sum, &v)| *sum += v);
+            grad_bias.iter_mut().zip(&partial_bias).for_each(|(sum, &v)| *sum += v);
+        }
         (grad_input, grad_weight, grad_bias)
     }
 
