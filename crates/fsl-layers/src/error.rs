@@ -37,7 +37,7 @@ pub enum Error {
         name: &'static str,
         /// The rejected value, formatted.
         value: String,
-        /// What the value must satisfy.
+        /// Constraint the value must satisfy.
         reason: &'static str,
     },
 
@@ -55,7 +55,7 @@ pub enum Error {
     Checkpoint {
         /// The checkpoint file.
         path: std::path::PathBuf,
-        /// What went wrong.
+        /// Description of the failure.
         reason: String,
     },
 }

@@ -10,7 +10,7 @@ pub trait Kernel: Send + Sync {
     /// (`B x D`).
     fn pairwise(&self, a: &Tensor, b: &Tensor) -> Result<Tensor>;
 
-    /// Whether small values mean similar items (a distance) rather than large ones.
+    /// Returns whether small values mean similar items (a distance) rather than large ones.
     fn is_distance(&self) -> bool;
 }
 

@@ -49,7 +49,8 @@ fn squared_l2_survives_cancellation() {
     ];
     for (i, row) in distances.iter().enumerate() {
         for (j, &d) in row.iter().enumerate() {
-            assert!(d.is_finite() && d >= 0.0, "d[{i}][{j}] = {d}");
+            assert!(d.is_finite(), "d[{i}][{j}] = {d}");
+            assert!(d >= 0.0, "d[{i}][{j}] = {d}");
             assert!(
                 (d - expected[i][j]).abs() <= 1e-3,
                 "d[{i}][{j}] = {d}, expected {}",

@@ -21,14 +21,14 @@ pub enum Error {
         name: &'static str,
         /// The rejected value, formatted.
         value: String,
-        /// What the value must satisfy.
+        /// Constraint the value must satisfy.
         reason: String,
     },
 
     /// A file could not be read or written.
     #[error("failed to {action} {path}: {source}")]
     Io {
-        /// What was being done, such as "write".
+        /// Action that failed, such as "write".
         action: &'static str,
         /// The file.
         path: PathBuf,

@@ -117,7 +117,7 @@ pub enum Error {
     /// The loader's inputs do not fit together.
     #[error("invalid episode loader: {reason}")]
     InvalidLoader {
-        /// What does not fit.
+        /// Description of the mismatch.
         reason: String,
     },
 

@@ -26,7 +26,7 @@ pub fn decode_images(table: &AnnotationTable) -> Result<Vec<GrayImage>> {
     Ok(images?)
 }
 
-/// How images become tensors.
+/// Settings that turn images into tensors.
 #[derive(Clone)]
 pub struct LoaderConfig {
     /// Side of the square tensors, in pixels.

@@ -34,7 +34,7 @@ enum Command {
     Eval(eval::EvalArgs),
 }
 
-/// Where Omniglot archives are found or downloaded to.
+/// Locations of the Omniglot archives and of their download.
 #[derive(Debug, Args)]
 pub struct DataArgs {
     /// Folder with images_background_small1.zip and images_background_small2.zip.
