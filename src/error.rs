@@ -35,7 +35,7 @@ pub enum Error {
         name: &'static str,
         /// The rejected value.
         value: String,
-        /// What the value must satisfy.
+        /// Constraint the value must satisfy.
         reason: String,
     },
 

@@ -43,9 +43,9 @@ fn snapshot(network: &PrototypicalNetwork) -> BTreeMap<String, Vec<u32>> {
         .collect()
 }
 
-/// Builds a 3-way 1-shot episode of seeded noise whose classes differ in brightness.
-fn episode(index: u64) -> candle_core::Result<EpisodeBatch> {
-    let mut rng = StdRng::seed_from_u64(index);
+/// Builds a 3-way episode of seeded noise whose classes differ in brightness.
+fn noise_episode(seed: u64, support_labels: Vec<u32>, query_labels: Vec<u32>) -> candle_core::Result<EpisodeBatch> {
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut images = |labels: &[u32]| -> candle_core::Result<Tensor> {
         let pixels = IMAGE_SIZE * IMAGE_SIZE;
         let values: Vec<f32> = labels
@@ -58,8 +58,6 @@ fn episode(index: u64) -> candle_core::Result<EpisodeBatch> {
             .collect();
         Tensor::from_vec(values, (labels.len(), 1, IMAGE_SIZE, IMAGE_SIZE), &Device::Cpu)
     };
-    let support_labels = vec![0, 1, 2];
-    let query_labels = vec![0, 1, 2, 2, 1, 0];
     Ok(EpisodeBatch {
         support: images(&support_labels)?,
         support_labels,
@@ -67,6 +65,11 @@ fn episode(index: u64) -> candle_core::Result<EpisodeBatch> {
         query_labels,
         n_way: 3,
     })
+}
+
+/// Builds a 3-way 1-shot episode with six queries.
+fn episode(index: u64) -> candle_core::Result<EpisodeBatch> {
+    noise_episode(index, vec![0, 1, 2], vec![0, 1, 2, 2, 1, 0])
 }
 
 #[test]
@@ -128,28 +131,11 @@ fn training_is_reproducible() {
 /// Builds a 3-way 5-shot 10-query episode, large enough for the kernels to split work across
 /// threads.
 fn large_episode(index: u64) -> candle_core::Result<EpisodeBatch> {
-    let mut rng = StdRng::seed_from_u64(1000 + index);
-    let support_labels: Vec<u32> = (0..15).map(|i| i / 5).collect();
-    let query_labels: Vec<u32> = (0..30).map(|i| i / 10).collect();
-    let mut images = |labels: &[u32]| -> candle_core::Result<Tensor> {
-        let pixels = IMAGE_SIZE * IMAGE_SIZE;
-        let values: Vec<f32> = labels
-            .iter()
-            .flat_map(|&label| {
-                (0..pixels)
-                    .map(|_| label as f32 / 3.0 + rng.random::<f32>() / 3.0)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        Tensor::from_vec(values, (labels.len(), 1, IMAGE_SIZE, IMAGE_SIZE), &Device::Cpu)
-    };
-    Ok(EpisodeBatch {
-        support: images(&support_labels)?,
-        support_labels,
-        query: images(&query_labels)?,
-        query_labels,
-        n_way: 3,
-    })
+    noise_episode(
+        1000 + index,
+        (0..15).map(|i| i / 5).collect(),
+        (0..30).map(|i| i / 10).collect(),
+    )
 }
 
 /// The same seed gives bit-identical weights whatever the number of threads.
