@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fsl::layers::ops::{BatchNorm2d, Conv2d, MaxPool2d};
 use fsl::layers::params::ParamStore;
-use fsl::layers::{prototypical_loss, squared_l2};
+use fsl::layers::{CentroidsMatrix, CosineSimilarity, GramMatrix, Kernel, SquaredL2, prototypical_loss, squared_l2};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -43,6 +43,71 @@ fn bench_squared_l2(c: &mut Criterion) {
         },
     );
     group.finish();
+}
+
+/// Gram and centroids matrices of 1024 embeddings with the two matrix-product kernels, at the
+/// embedding size of Conv-4 on 28x28 images (64) and on 84x84 images (1600).
+fn bench_support_layers(c: &mut Criterion) {
+    let (items, classes) = (1024usize, 64usize);
+    let labels: Vec<u32> = (0..items).map(|item| (item % classes) as u32).collect();
+
+    let mut group = c.benchmark_group("support");
+    for dim in [64usize, 1600] {
+        let embeddings = seeded_tensor(&[items, dim], 7);
+        let queries = seeded_tensor(&[items, dim], 8);
+        group.throughput(Throughput::Elements(2 * (items * items * dim) as u64));
+
+        bench_kernel_layers(
+            &mut group,
+            "squared_l2",
+            SquaredL2,
+            &embeddings,
+            &queries,
+            &labels,
+            classes,
+        );
+        bench_kernel_layers(
+            &mut group,
+            "cosine",
+            CosineSimilarity,
+            &embeddings,
+            &queries,
+            &labels,
+            classes,
+        );
+    }
+    group.finish();
+}
+
+fn bench_kernel_layers<K: Kernel + Copy>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    kernel: K,
+    embeddings: &Tensor,
+    queries: &Tensor,
+    labels: &[u32],
+    classes: usize,
+) {
+    let dim = embeddings.dims()[1];
+    let gram = GramMatrix::new(kernel);
+    group.bench_function(
+        BenchmarkId::new(format!("gram_{name}"), format!("1024_d{dim}")),
+        |bencher| {
+            bencher.iter(|| gram.forward(black_box(embeddings)).expect("valid shapes"));
+        },
+    );
+
+    let centroids = CentroidsMatrix::new(kernel);
+    group.bench_function(
+        BenchmarkId::new(format!("centroids_{name}"), format!("1024x{classes}_d{dim}")),
+        |bencher| {
+            bencher.iter(|| {
+                centroids
+                    .forward(black_box(queries), black_box(embeddings), labels, classes)
+                    .expect("valid shapes")
+            });
+        },
+    );
 }
 
 fn bench_prototypical_loss(c: &mut Criterion) {
@@ -125,6 +190,6 @@ criterion_group! {
     // Small defaults keep a full `cargo bench` within minutes on two cores. Command-line
     // options such as `--measurement-time` override them.
     config = Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
-    targets = bench_squared_l2, bench_prototypical_loss, bench_ops
+    targets = bench_squared_l2, bench_support_layers, bench_prototypical_loss, bench_ops
 }
 criterion_main!(benches);

@@ -11,6 +11,10 @@ PyTorch median. Every result names the criterion id of its fsl counterpart:
 - embed/conv4_eval/256: Conv-4 forward pass of 256 images in eval mode, without autograd.
 - kernel/squared_l2/1024x1024_d1600: squared distances between 1024 and 1024 vectors of size
   1600, once with torch.cdist squared and once with the matrix-product identity that fsl uses.
+- support/{gram,centroids}_{squared_l2,cosine}/...: the Gram matrix of 1024 embeddings and the
+  matrix of 1024 queries against the centroids of 1024 support embeddings in 64 classes, for
+  embedding sizes 64 and 1600; squared l2 by torch.cdist and by the identity, cosine by
+  normalize and one matrix product.
 
 Inputs come from a seeded generator and are built before timing. Each workload runs a few
 untimed warm-up iterations, then at least five timed ones and at least --min-time seconds;
@@ -157,6 +161,31 @@ def pairwise(torch, rows, cols, dim, seed, use_cdist):
     return step
 
 
+def support_layers(torch, kernel, layer, dim, seed, method):
+    """Return a function for the Gram or centroids matrix of 1024 embeddings (64 classes)."""
+    generator = torch.Generator().manual_seed(seed + 40)
+    embeddings = torch.rand(1024, dim, generator=generator) * 2.0 - 1.0
+    queries = torch.rand(1024, dim, generator=generator) * 2.0 - 1.0
+    labels = torch.arange(1024) % 64
+    one_hot = torch.nn.functional.one_hot(labels, 64).float()
+
+    def step():
+        with torch.no_grad():
+            if layer == "gram":
+                a, b = embeddings, embeddings
+            else:
+                a = queries
+                b = (one_hot / one_hot.sum(0, keepdim=True)).T @ embeddings
+            if kernel == "cosine":
+                normalize = torch.nn.functional.normalize
+                return normalize(a, dim=1) @ normalize(b, dim=1).T
+            if method == "cdist":
+                return torch.cdist(a, b).pow(2)
+            return squared_l2(a, b)
+
+    return step
+
+
 def main():
     args = parse_args()
     try:
@@ -183,6 +212,15 @@ def main():
         ("torch.cdist squared", "kernel/squared_l2/1024x1024_d1600", pairwise(torch, 1024, 1024, 1600, args.seed, True)),
         ("matmul identity", "kernel/squared_l2/1024x1024_d1600", pairwise(torch, 1024, 1024, 1600, args.seed, False)),
     ]
+    for dim in (64, 1600):
+        for layer, shape in (("gram", f"1024_d{dim}"), ("centroids", f"1024x64_d{dim}")):
+            for method in ("cdist", "identity"):
+                fsl_id = f"support/{layer}_squared_l2/{shape}"
+                step = support_layers(torch, "squared_l2", layer, dim, args.seed, method)
+                label = "torch.cdist squared" if method == "cdist" else "matmul identity"
+                workloads.append((label, fsl_id, step))
+            fsl_id = f"support/{layer}_cosine/{shape}"
+            workloads.append(("normalize + matmul", fsl_id, support_layers(torch, "cosine", layer, dim, args.seed, "")))
 
     results = []
     for workload, fsl_id, step in workloads:

@@ -28,6 +28,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// A command-line value is out of range or the machine cannot run the task.
+    #[error("{0}")]
+    InvalidArgument(String),
+
     /// A command could not be started.
     #[error("failed to start `{command}`")]
     Spawn {

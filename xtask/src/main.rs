@@ -2,11 +2,13 @@
 //!
 //! `cargo xtask bench [--compare] [--filter REGEX] [--quick]` runs the criterion benchmarks of the
 //! `fsl` package and prints one summary table; `--compare` adds PyTorch timings of the same
-//! workloads from `benches/pytorch_compare.py`.
+//! workloads from `benches/pytorch_compare.py`. `cargo xtask peak` measures the CPU's f32
+//! multiply-add peak, the reference for the kernels' GFLOP/s.
 
 mod bench;
 mod criterion_results;
 mod error;
+mod peak;
 mod pytorch;
 mod table;
 
@@ -26,6 +28,8 @@ struct Cli {
 enum Task {
     /// Run the criterion benchmarks of the `fsl` package and print a summary table.
     Bench(bench::BenchArgs),
+    /// Measure the CPU's f32 multiply-add peak in GFLOP/s.
+    Peak(peak::PeakArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
 
     let outcome = match &cli.task {
         Task::Bench(args) => bench::run(args),
+        Task::Peak(args) => peak::run(args),
     };
 
     match outcome {

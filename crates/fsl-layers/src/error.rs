@@ -30,6 +30,32 @@ pub enum Error {
         n_classes: usize,
     },
 
+    /// A class has no support item, so it has no prototype.
+    #[error(
+        "class {class} of {n_classes} has no support item, so it has no prototype; give every class at least one support item, or use `prototypes`, which keeps only the classes present"
+    )]
+    EmptyClass {
+        /// The class code without support items.
+        class: u32,
+        /// The number of classes asked for.
+        n_classes: usize,
+    },
+
+    /// A support-set classifier was asked to predict before it had a support set.
+    #[error("the support-set classifier has no support set; call `set_support` with labelled embeddings first")]
+    EmptySupport,
+
+    /// An input holds NaN or an infinity.
+    #[error(
+        "{name} contains a non-finite value (NaN or infinity) in row {row}; check the encoder's output for that item"
+    )]
+    NonFinite {
+        /// The input that was checked.
+        name: &'static str,
+        /// The first row with a non-finite value.
+        row: usize,
+    },
+
     /// A parameter value is not valid for the operation.
     #[error("invalid {name} = {value}: {reason}")]
     InvalidArgument {

@@ -47,12 +47,25 @@ impl<'a, T> MatrixView<'a, T> {
 
 /// Computes `out = a · b` (or `out += a · b` with `accumulate`), where `out` is a row-major
 /// `a.rows x b.cols` matrix, on the calling thread.
+pub(crate) fn matmul<T: WithDType>(a: MatrixView<'_, T>, b: MatrixView<'_, T>, out: &mut [T], accumulate: bool) {
+    matmul_scaled(a, b, out, accumulate, T::from_f64(1.0), gemm::Parallelism::None);
+}
+
+/// Computes `out = scale · a · b` (or `out += scale · a · b` with `accumulate`), where `out` is a
+/// row-major `a.rows x b.cols` matrix, with the given parallelism.
 ///
 /// # Panics
 ///
 /// Panics when the shapes disagree or a view reaches outside its slice. Callers build the views
 /// from tensor shapes they have already checked, so a panic here is a bug in this crate.
-pub(crate) fn matmul<T: WithDType>(a: MatrixView<'_, T>, b: MatrixView<'_, T>, out: &mut [T], accumulate: bool) {
+pub(crate) fn matmul_scaled<T: WithDType>(
+    a: MatrixView<'_, T>,
+    b: MatrixView<'_, T>,
+    out: &mut [T],
+    accumulate: bool,
+    scale: T,
+    parallelism: gemm::Parallelism,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul: inner dimensions {k} and {} differ", b.rows);
     assert!(
@@ -92,11 +105,11 @@ pub(crate) fn matmul<T: WithDType>(a: MatrixView<'_, T>, b: MatrixView<'_, T>, o
             b.col_stride as isize,
             b.row_stride as isize,
             if accumulate { unit } else { zero },
-            unit,
+            scale,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }

@@ -8,7 +8,9 @@ mod gemm;
 mod im2col;
 mod max_pool;
 mod normalize;
+mod squared_distances;
 
 pub use batch_norm::BatchNorm2d;
 pub use conv::Conv2d;
 pub use max_pool::MaxPool2d;
+pub(crate) use squared_distances::SquaredDistances;

@@ -132,6 +132,64 @@ def batch_norm_case(rng, shape):
             "running_var": (0.9 + 0.1 * var.ravel() * count / (count - 1)).tolist()}
 
 
+def fixed_kernels(a, b):
+    """Every fixed kernel on all pairs, from explicit differences and norms in float64."""
+    differences = a[:, None, :] - b[None, :, :]
+    norms_a = np.linalg.norm(a, axis=1)
+    norms_b = np.linalg.norm(b, axis=1)
+    products = a @ b.T
+    # Zero vectors have similarity 0 to everything by convention.
+    denominators = np.outer(norms_a, norms_b)
+    cosine = np.divide(products, denominators, out=np.zeros_like(products), where=denominators > 0)
+    return {"l1": np.abs(differences).sum(-1), "squared_l2": (differences ** 2).sum(-1),
+            "linf": np.abs(differences).max(-1), "cosine_similarity": cosine,
+            "cosine_distance": 1.0 - cosine, "dot": products}
+
+
+def fixed_kernels_case(rng):
+    a = rng.normal(size=(6, 5)).astype(np.float32)
+    b = (rng.normal(size=(4, 5)) * 2 + 1).astype(np.float32)
+    a[2] = 0.0          # a zero vector
+    a[4] = b[1]         # an item identical to a support item
+    values = fixed_kernels(a.astype(np.float64), b.astype(np.float64))
+    case = {"a": a.ravel().tolist(), "a_shape": a.shape, "b": b.ravel().tolist(), "b_shape": b.shape}
+    case.update({name: value.ravel().tolist() for name, value in values.items()})
+    return case
+
+
+def softmax(x):
+    e = np.exp(x - x.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def support_layers_case(rng):
+    """Gram matrix, centroids matrix and support-set classifier scores on one small set."""
+    support = rng.normal(size=(7, 3)).astype(np.float32)
+    labels = [1, 0, 1, 2, 0, 2, 2]
+    queries = rng.normal(size=(4, 3)).astype(np.float32)
+    s, q = support.astype(np.float64), queries.astype(np.float64)
+
+    gram = fixed_kernels(s, s)
+    prototypes = np.stack([s[[i for i, l in enumerate(labels) if l == c]].mean(0) for c in range(3)])
+    to_prototypes = fixed_kernels(q, prototypes)
+    to_support = fixed_kernels(q, s)
+    # Classifier: mean kernel value over each class's items, classes in order of first appearance.
+    order = [1, 0, 2]
+    class_means = {name: np.stack([values[:, [i for i, l in enumerate(labels) if l == c]].mean(1)
+                                   for c in order], axis=1)
+                   for name, values in to_support.items()}
+    return {"support": support.ravel().tolist(), "labels": labels, "queries": queries.ravel().tolist(),
+            "gram_squared_l2": gram["squared_l2"].ravel().tolist(),
+            "gram_cosine_similarity": gram["cosine_similarity"].ravel().tolist(),
+            "centroids_squared_l2": to_prototypes["squared_l2"].ravel().tolist(),
+            "centroids_softmax_squared_l2": softmax(-to_prototypes["squared_l2"]).ravel().tolist(),
+            "centroids_softmax_cosine_similarity": softmax(to_prototypes["cosine_similarity"]).ravel().tolist(),
+            "classifier_classes": order,
+            "classifier_squared_l2": class_means["squared_l2"].ravel().tolist(),
+            "classifier_cosine_similarity": class_means["cosine_similarity"].ravel().tolist(),
+            "classifier_l1": class_means["l1"].ravel().tolist()}
+
+
 def main():
     rng = np.random.default_rng(20261204)
     reference = {
@@ -151,6 +209,10 @@ def main():
             max_pool_case(rng, (2, 1, 5, 5), 2, 1, 0),
         ],
     }
+    # A second generator, so that the cases above keep their values when cases are added here.
+    support_rng = np.random.default_rng(20261205)
+    reference["fixed_kernels"] = fixed_kernels_case(support_rng)
+    reference["support_layers"] = support_layers_case(support_rng)
     with open("layers.json", "w") as f:
         json.dump(reference, f)
 

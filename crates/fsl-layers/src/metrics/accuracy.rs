@@ -1,4 +1,4 @@
-//! Metrics.
+//! Accuracy of a score matrix against the class code of every row.
 
 use candle_core::{D, Tensor};
 

@@ -1,4 +1,4 @@
-//! Losses.
+//! The prototypical-networks loss.
 
 use candle_core::{D, Tensor};
 

@@ -1,0 +1,163 @@
+//! Squared Euclidean distances between two sets of rows as one fused operation.
+//!
+//! Written with generic tensor operations, `|a|² + |b|² - 2 a·bᵀ` on centred inputs takes a
+//! dozen passes over the inputs and the `A x B` output besides the matrix product, and those
+//! passes cost as much as the product itself. Here the centring and the norms take one pass per
+//! input, the norms are written into the output, the product is accumulated on top of them by
+//! `gemm` with the factor -2, and one last pass clamps rounding errors below zero.
+//!
+//! Backward, with `G` the upstream gradient masked to the positive distances:
+//! `∂a = 2 (rowsum(G) ⊙ a - G b)` and `∂b = 2 (colsum(G) ⊙ b - Gᵀ a)`, on the centred inputs,
+//! since distances and their gradients do not change when both sets move together.
+
+use candle_core::{CpuStorage, CustomOp2, D, Layout, Shape, Tensor, WithDType};
+use rayon::prelude::*;
+
+use super::gemm::{MatrixView, matmul_scaled};
+use super::im2col::unsupported;
+use super::max_pool::contiguous_range;
+
+/// The fused squared-distance operation; see the module documentation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SquaredDistances;
+
+impl SquaredDistances {
+    /// Computes the `A x B` squared distances between the rows of `a` and `b`, which must be
+    /// two f32 or f64 matrices with the same number of columns on the CPU.
+    pub fn apply(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        a.contiguous()?.apply_op2(&b.contiguous()?, SquaredDistances)
+    }
+
+    fn forward_typed<T: WithDType>(a: &[T], b: &[T], rows: usize, columns: usize, dim: usize) -> Vec<T> {
+        let centre = column_means(b, dim);
+        let (a, a_norms) = centre_rows(a, &centre);
+        let (b, b_norms) = centre_rows(b, &centre);
+
+        let mut distances = vec![T::zero(); rows * columns];
+        distances
+            .par_chunks_mut(columns.max(1))
+            .zip(a_norms.par_iter())
+            .for_each(|(row, &a_norm)| {
+                for (value, &b_norm) in row.iter_mut().zip(&b_norms) {
+                    *value = a_norm + b_norm;
+                }
+            });
+
+        matmul_scaled(
+            MatrixView::row_major(&a, rows, dim),
+            MatrixView::transposed(&b, columns, dim),
+            &mut distances,
+            true,
+            T::from_f64(-2.0),
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+
+        // `v < 0` is false for NaN, so a NaN input stays visible as a NaN distance.
+        distances.par_chunks_mut(4096).for_each(|chunk| {
+            for value in chunk {
+                if *value < T::zero() {
+                    *value = T::zero();
+                }
+            }
+        });
+        distances
+    }
+}
+
+/// Returns the mean of every column of the row-major matrix `values` with `dim` columns,
+/// accumulated in f64.
+fn column_means<T: WithDType>(values: &[T], dim: usize) -> Vec<T> {
+    let rows = values.len().checked_div(dim).unwrap_or(0);
+    let mut sums = vec![0f64; dim];
+    for row in values.chunks_exact(dim.max(1)) {
+        for (sum, value) in sums.iter_mut().zip(row) {
+            *sum += value.to_f64();
+        }
+    }
+    sums.iter()
+        .map(|sum| T::from_f64(if rows == 0 { 0.0 } else { sum / rows as f64 }))
+        .collect()
+}
+
+/// Subtracts `centre` from every row; returns the centred rows and their squared norms.
+fn centre_rows<T: WithDType>(values: &[T], centre: &[T]) -> (Vec<T>, Vec<T>) {
+    let dim = centre.len().max(1);
+    let mut centred = vec![T::zero(); values.len()];
+    let norms = centred
+        .par_chunks_mut(dim)
+        .zip(values.par_chunks(dim))
+        .map(|(out, row)| {
+            let mut norm = T::zero();
+            for ((o, &v), &c) in out.iter_mut().zip(row).zip(centre) {
+                *o = v - c;
+                norm += *o * *o;
+            }
+            norm
+        })
+        .collect();
+    (centred, norms)
+}
+
+impl CustomOp2 for SquaredDistances {
+    fn name(&self) -> &'static str {
+        "fsl-squared-distances"
+    }
+
+    fn cpu_fwd(
+        &self,
+        a: &CpuStorage,
+        a_layout: &Layout,
+        b: &CpuStorage,
+        b_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, dim) = a_layout.shape().dims2()?;
+        let (columns, b_dim) = b_layout.shape().dims2()?;
+        if dim != b_dim {
+            return Err(candle_core::Error::Msg(format!(
+                "squared distances between {rows}x{dim} and {columns}x{b_dim} rows: embedding sizes differ"
+            )));
+        }
+
+        let (a_start, a_end) = contiguous_range(a_layout)?;
+        let (b_start, b_end) = contiguous_range(b_layout)?;
+        let result = match (a, b) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(Self::forward_typed(
+                &a[a_start..a_end],
+                &b[b_start..b_end],
+                rows,
+                columns,
+                dim,
+            )),
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(Self::forward_typed(
+                &a[a_start..a_end],
+                &b[b_start..b_end],
+                rows,
+                columns,
+                dim,
+            )),
+            (other, _) => return Err(unsupported("squared_l2", other)),
+        };
+        Ok((result, Shape::from((rows, columns))))
+    }
+
+    fn bwd(
+        &self,
+        a: &Tensor,
+        b: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // Clamped entries had a slightly negative raw value, which is a distance of about zero:
+        // their true gradient 2(a - b) is about zero too.
+        let positive = res.gt(0.0)?.to_dtype(grad_res.dtype())?;
+        let grad = (grad_res * positive)?;
+
+        let centre = b.mean_keepdim(0)?;
+        let a = a.broadcast_sub(&centre)?;
+        let b = b.broadcast_sub(&centre)?;
+
+        let grad_a = (a.broadcast_mul(&grad.sum_keepdim(D::Minus1)?)? - grad.matmul(&b)?)?;
+        let grad_b = (b.broadcast_mul(&grad.sum_keepdim(0)?.t()?)? - grad.t()?.matmul(&a)?)?;
+        Ok((Some((grad_a * 2.0)?), Some((grad_b * 2.0)?)))
+    }
+}
