@@ -36,9 +36,9 @@ impl ConvKernel {
                 |cols, (y, image)| {
                     patches.unfold_image(image, sizes, cols);
 
-                    // y (C_out x OH·OW) = W (C_out x C·K·K) · colsᵀ.
+                    // y (C_out x OH·OW) = W (C_out x C·K·K) · cols (C·K·K x OH·OW).
                     let w = MatrixView::row_major(weight, out_channels, patch);
-                    matmul(w, MatrixView::transposed(cols, positions, patch), y, false);
+                    matmul(w, MatrixView::row_major(cols, patch, positions), y, false);
                     for (row, &b) in y.chunks_mut(positions).zip(bias) {
                         row.iter_mut().for_each(|v| *v += b);
                     }
@@ -61,7 +61,7 @@ impl ConvKernel {
         let (patch, positions) = (patches.patch_len(sizes), sizes.positions());
         let grad_per_image = out_channels * positions;
 
-        // ∂x_n = col2im(g_nᵀ · W), independent per image.
+        // ∂x_n = col2im(Wᵀ · g_n), independent per image.
         let grad_input = need_input_grad.then(|| {
             let mut grad_input = vec![T::zero(); x.len()];
             grad_input
@@ -70,10 +70,9 @@ impl ConvKernel {
                 .for_each_init(
                     || vec![T::zero(); positions * patch],
                     |grad_cols, (grad_image, g)| {
-                        let g_transposed = MatrixView::transposed(g, out_channels, positions);
                         matmul(
-                            g_transposed,
-                            MatrixView::row_major(weight, out_channels, patch),
+                            MatrixView::transposed(weight, out_channels, patch),
+                            MatrixView::row_major(g, out_channels, positions),
                             grad_cols,
                             false,
                         );
@@ -83,7 +82,7 @@ impl ConvKernel {
             grad_input
         });
 
-        // ∂W = Σ_n g_n · cols_n and ∂b = Σ_n Σ_positions g_n. Images are summed in fixed groups
+        // ∂W = Σ_n g_n · cols_nᵀ and ∂b = Σ_n Σ_positions g_n. Images are summed in fixed groups
         // whose partial sums are added in group order: the grouping depends only on the batch
         // size, never on rayon's scheduling, so the same inputs give bit-identical gradients.
         let images_per_group = sizes.batch.div_ceil(GRADIENT_GROUPS).max(1);
@@ -98,7 +97,7 @@ impl ConvKernel {
                     patches.unfold_image(image, sizes, &mut cols);
                     matmul(
                         MatrixView::row_major(g, out_channels, positions),
-                        MatrixView::row_major(&cols, positions, patch),
+                        MatrixView::transposed(&cols, patch, positions),
                         &mut grad_weight,
                         true,
                     );

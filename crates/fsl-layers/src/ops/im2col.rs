@@ -77,74 +77,80 @@ impl Patches {
         sizes.channels * self.kernel * self.kernel
     }
 
-    /// Unfolds one `C x H x W` image into `cols`, an `(OH·OW) x (C·K·K)` row-major matrix whose
-    /// columns are ordered like a `C_out x C x K x K` weight flattened to `C_out x (C·K·K)`.
-    /// Taps on the zero padding are written as zeros, so `cols` needs no clearing beforehand.
+    /// Unfolds one `C x H x W` image into `cols`, a `(C·K·K) x (OH·OW)` row-major matrix: row
+    /// `(c, ky, kx)` holds, for every output position, the input value under that kernel tap, so
+    /// that `W (C_out x C·K·K) · cols` is the convolution. Taps on the zero padding are written
+    /// as zeros, so `cols` needs no clearing beforehand.
+    ///
+    /// Along an output row a tap reads one input row at a fixed offset, so with stride 1 each
+    /// output row of `cols` is one slice copy framed by the padding zeros.
     pub fn unfold_image<T: WithDType>(&self, image: &[T], sizes: Sizes, cols: &mut [T]) {
-        let (k, patch) = (self.kernel, self.patch_len(sizes));
-        let plane_len = sizes.height * sizes.width;
-        for (position, row) in cols.chunks_mut(patch).take(sizes.positions()).enumerate() {
-            let (oy, ox) = (position / sizes.out_width, position % sizes.out_width);
+        let positions = sizes.positions();
+        for (tap_index, row) in cols.chunks_mut(positions).take(self.patch_len(sizes)).enumerate() {
+            let (plane, ky, kx) = self.tap(image, sizes, tap_index);
+            let (first, end) = self.valid_columns(kx, sizes);
 
-            // Columns run over (c, ky, kx) with kx fastest, so both the reads along an input row
-            // and the writes are contiguous.
-            for (c, channel_taps) in row.chunks_mut(k * k).enumerate() {
-                let plane = &image[c * plane_len..][..plane_len];
-                for (ky, taps) in channel_taps.chunks_mut(k).enumerate() {
-                    let Some(y) = self.input_index(oy, ky, sizes.height) else {
-                        taps.fill(T::zero());
-                        continue;
-                    };
-                    let input_row = &plane[y * sizes.width..][..sizes.width];
-                    for (kx, tap) in taps.iter_mut().enumerate() {
-                        *tap = self
-                            .input_index(ox, kx, sizes.width)
-                            .map_or(T::zero(), |x| input_row[x]);
+            for (oy, out_row) in row.chunks_mut(sizes.out_width).enumerate() {
+                let Some(y) = self.input_index(oy, ky, sizes.height) else {
+                    out_row.fill(T::zero());
+                    continue;
+                };
+                let input_row = &plane[y * sizes.width..][..sizes.width];
+                out_row[..first].fill(T::zero());
+                out_row[end..].fill(T::zero());
+                if self.stride == 1 {
+                    let x0 = first + kx - self.padding;
+                    out_row[first..end].copy_from_slice(&input_row[x0..x0 + (end - first)]);
+                } else {
+                    for (ox, value) in out_row.iter_mut().enumerate().take(end).skip(first) {
+                        *value = input_row[ox * self.stride + kx - self.padding];
                     }
                 }
             }
         }
     }
 
-    /// Folds `(OH·OW) x (C·K·K)` rows back into one `C x H x W` image, summing where patches
+    /// Folds a `(C·K·K) x (OH·OW)` matrix back into one `C x H x W` image, summing where taps
     /// overlap; the adjoint of [`unfold_image`](Self::unfold_image). `image` must start zeroed.
     pub fn fold_image<T: WithDType>(&self, cols: &[T], sizes: Sizes, image: &mut [T]) {
-        let (k, patch) = (self.kernel, self.patch_len(sizes));
+        let positions = sizes.positions();
         let plane_len = sizes.height * sizes.width;
-        for (position, row) in cols.chunks(patch).take(sizes.positions()).enumerate() {
-            let (oy, ox) = (position / sizes.out_width, position % sizes.out_width);
-            for (c, channel_taps) in row.chunks(k * k).enumerate() {
-                let plane = &mut image[c * plane_len..][..plane_len];
-                for (ky, taps) in channel_taps.chunks(k).enumerate() {
-                    let Some(y) = self.input_index(oy, ky, sizes.height) else {
-                        continue;
-                    };
-                    let input_row = &mut plane[y * sizes.width..][..sizes.width];
-                    match self.interior_span(ox, sizes.width) {
-                        Some(x0) => input_row[x0..x0 + k]
-                            .iter_mut()
-                            .zip(taps)
-                            .for_each(|(v, &tap)| *v += tap),
-                        None => {
-                            for (kx, &tap) in taps.iter().enumerate() {
-                                if let Some(x) = self.input_index(ox, kx, sizes.width) {
-                                    input_row[x] += tap;
-                                }
-                            }
-                        }
-                    }
+        let k = self.kernel;
+        for (tap_index, row) in cols.chunks(positions).take(self.patch_len(sizes)).enumerate() {
+            let (c, ky, kx) = (tap_index / (k * k), tap_index / k % k, tap_index % k);
+            let plane = &mut image[c * plane_len..][..plane_len];
+            let (first, end) = self.valid_columns(kx, sizes);
+
+            for (oy, out_row) in row.chunks(sizes.out_width).enumerate() {
+                let Some(y) = self.input_index(oy, ky, sizes.height) else {
+                    continue;
+                };
+                let input_row = &mut plane[y * sizes.width..][..sizes.width];
+                for ox in first..end {
+                    input_row[ox * self.stride + kx - self.padding] += out_row[ox];
                 }
             }
         }
     }
 
-    /// Returns the first input column of output column `ox` when its whole kernel row lies
-    /// inside the image, the common case that is copied as one slice.
-    #[inline]
-    fn interior_span(&self, ox: usize, width: usize) -> Option<usize> {
-        (ox * self.stride)
-            .checked_sub(self.padding)
-            .filter(|&x0| x0 + self.kernel <= width)
+    /// Returns the input plane, `ky` and `kx` of row `tap_index` of an unfolded matrix.
+    fn tap<'a, T>(&self, image: &'a [T], sizes: Sizes, tap_index: usize) -> (&'a [T], usize, usize) {
+        let k = self.kernel;
+        let plane_len = sizes.height * sizes.width;
+        let c = tap_index / (k * k);
+        (&image[c * plane_len..][..plane_len], tap_index / k % k, tap_index % k)
+    }
+
+    /// Returns the range `first..end` of output columns whose tap at offset `kx` lies inside the
+    /// image rather than on the padding.
+    fn valid_columns(&self, kx: usize, sizes: Sizes) -> (usize, usize) {
+        let stride = self.stride;
+        let first = self.padding.saturating_sub(kx).div_ceil(stride).min(sizes.out_width);
+        let end = (sizes.width + self.padding)
+            .saturating_sub(kx)
+            .div_ceil(stride)
+            .clamp(first, sizes.out_width);
+        (first, end)
     }
 
     /// Returns the input coordinate read by output coordinate `out` at kernel offset `offset`,
