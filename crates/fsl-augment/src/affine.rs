@@ -1,12 +1,40 @@
 //! Random affine distortion: rotation, shear, scale and translation about the image centre.
 
-use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
-use imageproc::geometric_transformations::{Border, Interpolation, Projection, warp};
+use image::ImageBuffer;
+use imageproc::geometric_transformations::{Border, Projection, warp};
 use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
 
-use crate::augmenter::Augmenter;
+use crate::augmenter::forward_augmenter;
+use crate::config::AugmenterConfig;
 use crate::error::Result;
+use crate::pixel::{AugmentPixel, Image, uniform_pixel};
 use crate::range::{UniformRange, check_probability};
+
+/// Interpolation method of a geometric transformation between input pixels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    /// The nearest input pixel.
+    Nearest,
+    /// Bilinear interpolation of the four nearest input pixels.
+    #[default]
+    Bilinear,
+    /// Bicubic interpolation of the sixteen nearest input pixels.
+    Bicubic,
+}
+
+impl Interpolation {
+    pub(crate) fn to_imageproc(self) -> imageproc::geometric_transformations::Interpolation {
+        use imageproc::geometric_transformations::Interpolation as Imageproc;
+
+        match self {
+            Self::Nearest => Imageproc::Nearest,
+            Self::Bilinear => Imageproc::Bilinear,
+            Self::Bicubic => Imageproc::Bicubic,
+        }
+    }
+}
 
 /// Parameters of an [`Affine`] augmenter, checked by [`AffineConfig::build`].
 ///
@@ -19,7 +47,7 @@ use crate::range::{UniformRange, check_probability};
 /// The four components (rotation, shear, scale, translation) are each applied with
 /// `component_probability`, decided independently per image; a component left out takes its
 /// neutral value.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AffineConfig {
     rotation_degrees: (f32, f32),
     shear_x: (f32, f32),
@@ -29,6 +57,7 @@ pub struct AffineConfig {
     translate_x: (f32, f32),
     translate_y: (f32, f32),
     fill: u8,
+    interpolation: Interpolation,
     component_probability: f32,
 }
 
@@ -50,6 +79,7 @@ impl AffineConfig {
             translate_x: (0.0, 0.0),
             translate_y: (0.0, 0.0),
             fill: 0,
+            interpolation: Interpolation::Bilinear,
             component_probability: 1.0,
         }
     }
@@ -134,6 +164,12 @@ impl AffineConfig {
         self
     }
 
+    /// Interpolation between input pixels; bilinear by default.
+    pub fn with_interpolation(mut self, interpolation: Interpolation) -> Self {
+        self.interpolation = interpolation;
+        self
+    }
+
     /// Probability, in [0, 1], that each of the four components is applied to an image.
     pub fn with_component_probability(mut self, p: f32) -> Self {
         self.component_probability = p;
@@ -162,12 +198,17 @@ impl AffineConfig {
             translate_x: range("translate_x", self.translate_x)?,
             translate_y: range("translate_y", self.translate_y)?,
             fill: self.fill,
+            interpolation: self.interpolation,
             component_probability: check_probability("component_probability", self.component_probability)?,
         })
     }
 }
 
-/// Random affine distortion with bilinear interpolation; built from an [`AffineConfig`].
+/// Random affine distortion; built from an [`AffineConfig`].
+///
+/// NOTE: for `u8` images imageproc 0.27 truncates each interpolated value (first along x,
+/// then along y) instead of rounding, so bilinear output can be up to 2 levels darker than the
+/// exact value. `f32` images carry no such error.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Affine {
     rotation_degrees: UniformRange,
@@ -178,6 +219,7 @@ pub struct Affine {
     translate_x: UniformRange,
     translate_y: UniformRange,
     fill: u8,
+    interpolation: Interpolation,
     component_probability: f64,
 }
 
@@ -202,8 +244,29 @@ impl Affine {
             translate_x: UniformRange::from_known(-2.0, 2.0),
             translate_y: UniformRange::from_known(-2.0, 2.0),
             fill: 255,
+            interpolation: Interpolation::Bilinear,
             component_probability: 0.5,
         }
+    }
+
+    /// Returns the configuration this augmenter was built from.
+    pub fn affine_config(&self) -> AffineConfig {
+        AffineConfig {
+            rotation_degrees: self.rotation_degrees.to_f32_pair(),
+            shear_x: self.shear_x.to_f32_pair(),
+            shear_y: self.shear_y.to_f32_pair(),
+            scale_x: self.scale_x.to_f32_pair(),
+            scale_y: self.scale_y.to_f32_pair(),
+            translate_x: self.translate_x.to_f32_pair(),
+            translate_y: self.translate_y.to_f32_pair(),
+            fill: self.fill,
+            interpolation: self.interpolation,
+            component_probability: self.component_probability as f32,
+        }
+    }
+
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::Affine(self.affine_config())
     }
 
     /// Draws the components in a fixed order: for each component, first whether it applies,
@@ -231,15 +294,17 @@ impl Affine {
         }
     }
 
-    fn apply<P>(&self, image: &ImageBuffer<P, Vec<u8>>, rng: &mut dyn Rng) -> ImageBuffer<P, Vec<u8>>
-    where
-        P: Pixel<Subpixel = u8> + Send + Sync,
-    {
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, rng: &mut dyn Rng) -> Image<P> {
         let draw = self.draw(rng);
-        let fill = *P::from_slice(&[self.fill; 4][..usize::from(P::CHANNEL_COUNT)]);
+        let fill: P = uniform_pixel(self.fill);
 
         match draw.projection(image.width(), image.height()) {
-            Some(projection) => warp(image, projection, Interpolation::Bilinear, Border::Constant(fill)),
+            Some(projection) => warp(
+                image,
+                projection,
+                self.interpolation.to_imageproc(),
+                Border::Constant(fill),
+            ),
             // NOTE: only a scale so small that the matrix determinant falls under imageproc's
             // f32 invertibility threshold gets here; the image shrinks to nothing but fill.
             None => ImageBuffer::from_pixel(image.width(), image.height(), fill),
@@ -275,15 +340,7 @@ impl AffineDraw {
     }
 }
 
-impl Augmenter for Affine {
-    fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
-        self.apply(image, rng)
-    }
-
-    fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
-        self.apply(image, rng)
-    }
-}
+forward_augmenter!(Affine);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use rand::rngs::StdRng;
 use rayon::prelude::*;
 
 use crate::augmenter::Augmenter;
+use crate::pixel::{GrayImageF32, RgbImageF32};
 
 /// Derives the RNG seed of item `index` in epoch `epoch` of the stream `base_seed`.
 ///
@@ -21,24 +22,48 @@ pub fn item_seed(base_seed: u64, epoch: u64, index: u64) -> u64 {
 /// Image `i` is augmented with a [`StdRng`] seeded by `item_seed(base_seed, epoch, i)`, so the
 /// output does not depend on the number of threads.
 pub fn augment_batch(augmenter: &dyn Augmenter, images: &[GrayImage], base_seed: u64, epoch: u64) -> Vec<GrayImage> {
-    images
-        .par_iter()
-        .enumerate()
-        .map(|(index, image)| {
-            let mut rng = StdRng::seed_from_u64(item_seed(base_seed, epoch, index as u64));
-            augmenter.augment(image, &mut rng)
-        })
-        .collect()
+    map_seeded(images, base_seed, epoch, |image, rng| augmenter.augment(image, rng))
 }
 
 /// Augments RGB images in parallel, with the seeds of [`augment_batch`].
 pub fn augment_batch_rgb(augmenter: &dyn Augmenter, images: &[RgbImage], base_seed: u64, epoch: u64) -> Vec<RgbImage> {
+    map_seeded(images, base_seed, epoch, |image, rng| augmenter.augment_rgb(image, rng))
+}
+
+/// Augments `f32` grayscale images in parallel, with the seeds of [`augment_batch`].
+pub fn augment_batch_f32(
+    augmenter: &dyn Augmenter,
+    images: &[GrayImageF32],
+    base_seed: u64,
+    epoch: u64,
+) -> Vec<GrayImageF32> {
+    map_seeded(images, base_seed, epoch, |image, rng| augmenter.augment_f32(image, rng))
+}
+
+/// Augments `f32` RGB images in parallel, with the seeds of [`augment_batch`].
+pub fn augment_batch_rgb_f32(
+    augmenter: &dyn Augmenter,
+    images: &[RgbImageF32],
+    base_seed: u64,
+    epoch: u64,
+) -> Vec<RgbImageF32> {
+    map_seeded(images, base_seed, epoch, |image, rng| {
+        augmenter.augment_rgb_f32(image, rng)
+    })
+}
+
+/// Applies `augment` to every image with its own seeded generator, in parallel.
+fn map_seeded<T, F>(images: &[T], base_seed: u64, epoch: u64, augment: F) -> Vec<T>
+where
+    T: Sync + Send,
+    F: Fn(&T, &mut StdRng) -> T + Sync,
+{
     images
         .par_iter()
         .enumerate()
         .map(|(index, image)| {
             let mut rng = StdRng::seed_from_u64(item_seed(base_seed, epoch, index as u64));
-            augmenter.augment_rgb(image, &mut rng)
+            augment(image, &mut rng)
         })
         .collect()
 }

@@ -4,25 +4,65 @@ use image::{GrayImage, RgbImage};
 use rand::{Rng, RngExt};
 
 use crate::augmenter::Augmenter;
+use crate::config::AugmenterConfig;
 use crate::error::{Error, Result};
+use crate::pixel::{GrayImageF32, RgbImageF32};
 use crate::range::check_probability;
+
+/// Implements [`Augmenter`] for a combinator through its `describe` method and its generic `run`
+/// method, which receives the image and a function that applies one inner augmenter to it.
+macro_rules! forward_combinator {
+    ($type:ty) => {
+        impl Augmenter for $type {
+            fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
+                self.run(image, rng, &|inner, image, rng| inner.augment(image, rng))
+            }
+
+            fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
+                self.run(image, rng, &|inner, image, rng| inner.augment_rgb(image, rng))
+            }
+
+            fn augment_f32(&self, image: &GrayImageF32, rng: &mut dyn Rng) -> GrayImageF32 {
+                self.run(image, rng, &|inner, image, rng| inner.augment_f32(image, rng))
+            }
+
+            fn augment_rgb_f32(&self, image: &RgbImageF32, rng: &mut dyn Rng) -> RgbImageF32 {
+                self.run(image, rng, &|inner, image, rng| inner.augment_rgb_f32(image, rng))
+            }
+
+            fn config(&self) -> Option<AugmenterConfig> {
+                self.describe()
+            }
+        }
+    };
+}
+
+/// Applies one inner augmenter to an image of type `T`.
+type Step<'a, T> = &'a dyn Fn(&dyn Augmenter, &T, &mut dyn Rng) -> T;
+
+/// Collects the descriptions of `parts`, or `None` when one of them has none.
+fn part_configs(parts: &[Box<dyn Augmenter>]) -> Option<Vec<AugmenterConfig>> {
+    parts.iter().map(|part| part.config()).collect()
+}
 
 /// Returns the image unchanged and draws no random numbers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Identity;
 
-impl Augmenter for Identity {
-    fn augment(&self, image: &GrayImage, _rng: &mut dyn Rng) -> GrayImage {
+impl Identity {
+    fn run<T: Clone>(&self, image: &T, _rng: &mut dyn Rng, _step: Step<'_, T>) -> T {
         image.clone()
     }
 
-    fn augment_rgb(&self, image: &RgbImage, _rng: &mut dyn Rng) -> RgbImage {
-        image.clone()
+    fn describe(&self) -> Option<AugmenterConfig> {
+        Some(AugmenterConfig::Identity)
     }
 }
 
+forward_combinator!(Identity);
+
 /// Applies every step in order; an empty sequence is the identity.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Sequence(pub Vec<Box<dyn Augmenter>>);
 
 impl Sequence {
@@ -36,27 +76,26 @@ impl Sequence {
         self.0.push(Box::new(step));
         self
     }
-}
 
-impl Augmenter for Sequence {
-    fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
+    fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
         let mut current = image.clone();
-        for step in &self.0 {
-            current = step.augment(&current, rng);
+        for inner in &self.0 {
+            current = step(inner.as_ref(), &current, rng);
         }
         current
     }
 
-    fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
-        let mut current = image.clone();
-        for step in &self.0 {
-            current = step.augment_rgb(&current, rng);
-        }
-        current
+    fn describe(&self) -> Option<AugmenterConfig> {
+        Some(AugmenterConfig::Sequence {
+            steps: part_configs(&self.0)?,
+        })
     }
 }
+
+forward_combinator!(Sequence);
 
 /// Applies `inner` with probability `p`, otherwise returns the image unchanged.
+#[derive(Debug)]
 pub struct Sometimes {
     p: f64,
     inner: Box<dyn Augmenter>,
@@ -79,27 +118,27 @@ impl Sometimes {
     pub fn p(&self) -> f64 {
         self.p
     }
-}
 
-impl Augmenter for Sometimes {
-    fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
+    fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
         if rng.random_bool(self.p) {
-            self.inner.augment(image, rng)
+            step(self.inner.as_ref(), image, rng)
         } else {
             image.clone()
         }
     }
 
-    fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
-        if rng.random_bool(self.p) {
-            self.inner.augment_rgb(image, rng)
-        } else {
-            image.clone()
-        }
+    fn describe(&self) -> Option<AugmenterConfig> {
+        Some(AugmenterConfig::Sometimes {
+            p: self.p as f32,
+            inner: Box::new(self.inner.config()?),
+        })
     }
 }
+
+forward_combinator!(Sometimes);
 
 /// Applies one of its options, chosen uniformly for each image.
+#[derive(Debug)]
 pub struct OneOf {
     options: Vec<Box<dyn Augmenter>>,
 }
@@ -117,17 +156,80 @@ impl OneOf {
         Ok(Self { options })
     }
 
-    fn choose(&self, rng: &mut dyn Rng) -> &dyn Augmenter {
-        self.options[rng.random_range(0..self.options.len())].as_ref()
+    fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
+        let chosen = self.options[rng.random_range(0..self.options.len())].as_ref();
+
+        step(chosen, image, rng)
+    }
+
+    fn describe(&self) -> Option<AugmenterConfig> {
+        Some(AugmenterConfig::OneOf {
+            options: part_configs(&self.options)?,
+        })
     }
 }
 
-impl Augmenter for OneOf {
-    fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
-        self.choose(rng).augment(image, rng)
+forward_combinator!(OneOf);
+
+/// Applies a random subset of its options: the subset size is drawn uniformly from
+/// `min..=max`, the members uniformly without repetition, and they run in the order given.
+#[derive(Debug)]
+pub struct SomeOf {
+    min: usize,
+    max: usize,
+    options: Vec<Box<dyn Augmenter>>,
+}
+
+impl SomeOf {
+    /// Applies between `min` and `max` (inclusive) distinct options to each image; `SomeOf::new
+    /// (n, n, options)` always applies exactly `n`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyOptions`] when `options` is empty, [`Error::ReversedRange`] when
+    /// `min > max`, [`Error::TooFewOptions`] when `max` exceeds the number of options.
+    pub fn new(min: usize, max: usize, options: Vec<Box<dyn Augmenter>>) -> Result<Self> {
+        if options.is_empty() {
+            return Err(Error::EmptyOptions { combinator: "some-of" });
+        }
+
+        if min > max {
+            return Err(Error::ReversedRange {
+                field: "count",
+                min: min as f64,
+                max: max as f64,
+            });
+        }
+
+        if max > options.len() {
+            return Err(Error::TooFewOptions {
+                field: "max",
+                requested: max,
+                available: options.len(),
+            });
+        }
+        Ok(Self { min, max, options })
     }
 
-    fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
-        self.choose(rng).augment_rgb(image, rng)
+    fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
+        let count = rng.random_range(self.min..=self.max);
+        let mut chosen = rand::seq::index::sample(rng, self.options.len(), count).into_vec();
+        chosen.sort_unstable();
+
+        let mut current = image.clone();
+        for index in chosen {
+            current = step(self.options[index].as_ref(), &current, rng);
+        }
+        current
+    }
+
+    fn describe(&self) -> Option<AugmenterConfig> {
+        Some(AugmenterConfig::SomeOf {
+            min: self.min,
+            max: self.max,
+            options: part_configs(&self.options)?,
+        })
     }
 }
+
+forward_combinator!(SomeOf);

@@ -40,6 +40,33 @@ pub enum Error {
     /// A one-of combinator was given no augmenter to choose from.
     #[error("one-of augmenter needs at least one option, got none")]
     EmptyOneOf,
+
+    /// A combinator other than one-of was given no augmenter to choose from.
+    #[error("{combinator} augmenter needs at least one option, got none")]
+    EmptyOptions {
+        /// Name of the combinator.
+        combinator: &'static str,
+    },
+
+    /// A some-of combinator was asked to apply more augmenters than it holds.
+    #[error(
+        "invalid {field}: {requested} augmenters requested but only {available} given; lower {field} or add options"
+    )]
+    TooFewOptions {
+        /// Name of the parameter.
+        field: &'static str,
+        /// Number requested.
+        requested: usize,
+        /// Number of options given.
+        available: usize,
+    },
+
+    /// An output width or height is zero.
+    #[error("invalid {field}: the output size must be at least 1 pixel, got 0")]
+    ZeroSize {
+        /// Name of the parameter.
+        field: &'static str,
+    },
 }
 
 /// Result type of this crate.

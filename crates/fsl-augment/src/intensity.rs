@@ -1,70 +1,57 @@
-//! Random changes of pixel values: Gaussian noise, brightness and contrast.
+//! Random changes of pixel values: Gaussian noise, brightness and contrast, gamma.
 
-use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
-use crate::augmenter::Augmenter;
+use crate::augmenter::forward_augmenter;
+use crate::config::AugmenterConfig;
 use crate::error::{Error, Result};
-use crate::range::UniformRange;
+use crate::pixel::{AugmentPixel, Image, Sample};
+use crate::range::{UniformRange, check_non_negative};
 
 /// Adds independent zero-mean Gaussian noise to every channel value, then rounds and clamps
-/// to [0, 255].
+/// to [0, 255] (`u8`) or clamps to [0, 1] (`f32`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GaussianNoise {
     std_dev: f64,
 }
 
 impl GaussianNoise {
-    /// Noise with standard deviation `std_dev`, in pixel levels (0 to 255 scale).
+    /// Noise with standard deviation `std_dev`, in 8-bit levels (divided by 255 for `f32`
+    /// images).
     ///
     /// # Errors
     ///
     /// [`Error::NotFinite`] or [`Error::OutOfRange`] when `std_dev` is not a finite value >= 0.
     pub fn new(std_dev: f32) -> Result<Self> {
-        let value = f64::from(std_dev);
-        if !value.is_finite() {
-            return Err(Error::NotFinite {
-                field: "std_dev",
-                value,
-            });
-        }
-
-        if value < 0.0 {
-            return Err(Error::OutOfRange {
-                field: "std_dev",
-                value,
-                allowed: "[0, inf)",
-            });
-        }
-        Ok(Self { std_dev: value })
+        Ok(Self {
+            std_dev: check_non_negative("std_dev", std_dev)?,
+        })
     }
 
-    fn apply<P>(&self, image: &ImageBuffer<P, Vec<u8>>, rng: &mut dyn Rng) -> ImageBuffer<P, Vec<u8>>
-    where
-        P: Pixel<Subpixel = u8>,
-    {
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, rng: &mut dyn Rng) -> Image<P> {
+        let std_dev = self.std_dev / 255.0 * P::Subpixel::WHITE;
+
         let mut output = image.clone();
         for value in output.iter_mut() {
             let noise: f64 = rng.sample(StandardNormal);
-            *value = to_level(f64::from(*value) + self.std_dev * noise);
+            *value = P::Subpixel::from_f64(value.to_f64() + std_dev * noise);
         }
         output
     }
-}
 
-impl Augmenter for GaussianNoise {
-    fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
-        self.apply(image, rng)
-    }
-
-    fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
-        self.apply(image, rng)
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::GaussianNoise {
+            std_dev: self.std_dev as f32,
+        }
     }
 }
 
-/// Maps every channel value `v` to `(v - 127.5) · contrast + 127.5 + brightness`, rounded and
-/// clamped to [0, 255], with `brightness` and `contrast` drawn once per image.
+forward_augmenter!(GaussianNoise);
+
+/// Maps every channel value `v` (in 8-bit levels) to `(v - 127.5) · contrast + 127.5 +
+/// brightness`, rounded and clamped to [0, 255], with `brightness` and `contrast` drawn once
+/// per image. `f32` images use the same map scaled to [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BrightnessContrast {
     brightness: UniformRange,
@@ -72,7 +59,7 @@ pub struct BrightnessContrast {
 }
 
 impl BrightnessContrast {
-    /// Brightness offset range in pixel levels and contrast factor range (1 keeps contrast).
+    /// Brightness offset range in 8-bit levels and contrast factor range (1 keeps contrast).
     ///
     /// # Errors
     ///
@@ -92,32 +79,66 @@ impl BrightnessContrast {
         Ok(Self { brightness, contrast })
     }
 
-    fn apply<P>(&self, image: &ImageBuffer<P, Vec<u8>>, rng: &mut dyn Rng) -> ImageBuffer<P, Vec<u8>>
-    where
-        P: Pixel<Subpixel = u8>,
-    {
-        let brightness = self.brightness.sample(rng);
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, rng: &mut dyn Rng) -> Image<P> {
+        let white = P::Subpixel::WHITE;
+        let brightness = self.brightness.sample(rng) / 255.0 * white;
         let contrast = self.contrast.sample(rng);
 
         let mut output = image.clone();
         for value in output.iter_mut() {
-            *value = to_level((f64::from(*value) - 127.5) * contrast + 127.5 + brightness);
+            let mapped = (value.to_f64() - white / 2.0) * contrast + white / 2.0 + brightness;
+            *value = P::Subpixel::from_f64(mapped);
         }
         output
     }
-}
 
-impl Augmenter for BrightnessContrast {
-    fn augment(&self, image: &GrayImage, rng: &mut dyn Rng) -> GrayImage {
-        self.apply(image, rng)
-    }
-
-    fn augment_rgb(&self, image: &RgbImage, rng: &mut dyn Rng) -> RgbImage {
-        self.apply(image, rng)
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::BrightnessContrast {
+            brightness: self.brightness.to_f32_pair(),
+            contrast: self.contrast.to_f32_pair(),
+        }
     }
 }
 
-/// Rounds to the nearest pixel level and clamps to [0, 255].
-fn to_level(value: f64) -> u8 {
-    value.round().clamp(0.0, 255.0) as u8
+forward_augmenter!(BrightnessContrast);
+
+/// Maps every channel value `v` to `white · (v / white)^gamma`, with `gamma` drawn once per
+/// image. Gamma above 1 darkens mid-tones and below 1 brightens them; 0 and white stay put.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gamma {
+    gamma: UniformRange,
 }
+
+impl Gamma {
+    /// Gamma exponent range; both bounds must be positive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFinite`] or [`Error::ReversedRange`] for the range, [`Error::OutOfRange`]
+    /// when a bound is not positive.
+    pub fn new(gamma: (f32, f32)) -> Result<Self> {
+        let gamma =
+            UniformRange::new("gamma", gamma.0, gamma.1)?.check_inside("gamma", 0.0, f64::INFINITY, "(0, inf)")?;
+
+        Ok(Self { gamma })
+    }
+
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, rng: &mut dyn Rng) -> Image<P> {
+        let white = P::Subpixel::WHITE;
+        let gamma = self.gamma.sample(rng);
+
+        let mut output = image.clone();
+        for value in output.iter_mut() {
+            *value = P::Subpixel::from_f64(white * (value.to_f64() / white).powf(gamma));
+        }
+        output
+    }
+
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::Gamma {
+            gamma: self.gamma.to_f32_pair(),
+        }
+    }
+}
+
+forward_augmenter!(Gamma);

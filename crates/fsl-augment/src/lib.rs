@@ -1,11 +1,23 @@
 //! Seeded image augmentation for few-shot learning, built on imageproc.
 //!
 //! An [`Augmenter`] maps an image and a random number generator to a new image, so the same
-//! seed always gives the same output. Operations: [`Affine`] (rotation, shear, scale and
-//! translation about the centre, with [`Affine::omniglot`] as the classical Omniglot
-//! distortion), [`HorizontalFlip`], [`VerticalFlip`], [`Invert`], [`GaussianNoise`] and
-//! [`BrightnessContrast`]. Combinators: [`Identity`], [`Sequence`], [`Sometimes`] and
-//! [`OneOf`]. Every augmenter handles [`image::GrayImage`] and [`image::RgbImage`].
+//! seed always gives the same output. Every augmenter handles grayscale and RGB images with
+//! `u8` levels ([`image::GrayImage`], [`image::RgbImage`]) or `f32` values in [0, 1]
+//! ([`GrayImageF32`], [`RgbImageF32`]).
+//!
+//! - Geometry: [`Affine`] (rotation, shear, scale and translation about the centre),
+//!   [`HorizontalFlip`], [`VerticalFlip`], [`Rotate90`], [`Crop`], [`Pad`], [`Resize`],
+//!   [`CenterCrop`], [`RandomResizedCrop`] and [`ElasticDistortion`].
+//! - Pixel values: [`Invert`], [`GaussianNoise`], [`BrightnessContrast`], [`Gamma`],
+//!   [`GaussianBlur`], [`ColorJitter`] and [`Grayscale`], plus the conversions [`to_grayscale`]
+//!   and [`to_rgb`].
+//! - Combinators: [`Identity`], [`Sequence`], [`Sometimes`], [`OneOf`] and [`SomeOf`].
+//! - Presets: [`presets::koch_omniglot`] (the classical Omniglot distortion) and
+//!   [`presets::natural_image`] (random resized crop, flip and colour jitter).
+//!
+//! [`AugmenterConfig`] describes a pipeline with serde, so it can be saved beside a model and
+//! rebuilt; [`Augmenter::config`] returns the description of a built augmenter. Parameters are
+//! checked once, at construction, and errors name the parameter.
 //!
 //! [`augment_batch`] augments many images in parallel with per-item seeds from
 //! [`item_seed`], so results do not depend on the number of threads.
@@ -42,17 +54,30 @@
 mod affine;
 mod augmenter;
 mod batch;
+mod blur;
+mod color;
 mod combinators;
+mod config;
 mod error;
+mod geometry;
 mod intensity;
+mod pixel;
 mod pixel_ops;
+pub mod presets;
 mod range;
+mod resized_crop;
 
-pub use affine::{Affine, AffineConfig};
+pub use affine::{Affine, AffineConfig, Interpolation};
 pub use augmenter::Augmenter;
-pub use batch::{augment_batch, augment_batch_rgb, item_seed, splitmix64};
-pub use combinators::{Identity, OneOf, Sequence, Sometimes};
+pub use batch::{augment_batch, augment_batch_f32, augment_batch_rgb, augment_batch_rgb_f32, item_seed, splitmix64};
+pub use blur::{ElasticDistortion, GaussianBlur};
+pub use color::{ColorJitter, Grayscale, to_grayscale, to_grayscale_f32, to_rgb, to_rgb_f32};
+pub use combinators::{Identity, OneOf, Sequence, SomeOf, Sometimes};
+pub use config::AugmenterConfig;
 pub use error::{Error, Result};
-pub use intensity::{BrightnessContrast, GaussianNoise};
-pub use pixel_ops::{HorizontalFlip, Invert, VerticalFlip};
+pub use geometry::{CenterCrop, Crop, Extent, Pad, Resize, ResizeFilter};
+pub use intensity::{BrightnessContrast, Gamma, GaussianNoise};
+pub use pixel::{GrayImageF32, RgbImageF32};
+pub use pixel_ops::{HorizontalFlip, Invert, Rotate90, VerticalFlip};
 pub use range::UniformRange;
+pub use resized_crop::RandomResizedCrop;

@@ -1,56 +1,120 @@
-//! Deterministic pixel rearrangements and value maps: flips and inversion.
+//! Exact pixel rearrangements and value maps: flips, quarter turns and inversion.
 //!
-//! These draw no random numbers; wrap them in [`Sometimes`](crate::Sometimes) to apply them
-//! with a probability.
+//! Flips and inversion draw no random numbers; wrap them in [`Sometimes`](crate::Sometimes) to
+//! apply them with a probability.
 
 use image::imageops;
-use image::{GrayImage, RgbImage};
-use rand::Rng;
+use rand::{Rng, RngExt};
 
-use crate::augmenter::Augmenter;
+use crate::augmenter::forward_augmenter;
+use crate::config::AugmenterConfig;
+use crate::error::{Error, Result};
+use crate::pixel::{AugmentPixel, Image, Sample};
 
 /// Mirrors the image left to right.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HorizontalFlip;
 
-impl Augmenter for HorizontalFlip {
-    fn augment(&self, image: &GrayImage, _rng: &mut dyn Rng) -> GrayImage {
+impl HorizontalFlip {
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, _rng: &mut dyn Rng) -> Image<P> {
         imageops::flip_horizontal(image)
     }
 
-    fn augment_rgb(&self, image: &RgbImage, _rng: &mut dyn Rng) -> RgbImage {
-        imageops::flip_horizontal(image)
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::HorizontalFlip
     }
 }
+
+forward_augmenter!(HorizontalFlip);
 
 /// Mirrors the image top to bottom.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerticalFlip;
 
-impl Augmenter for VerticalFlip {
-    fn augment(&self, image: &GrayImage, _rng: &mut dyn Rng) -> GrayImage {
+impl VerticalFlip {
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, _rng: &mut dyn Rng) -> Image<P> {
         imageops::flip_vertical(image)
     }
 
-    fn augment_rgb(&self, image: &RgbImage, _rng: &mut dyn Rng) -> RgbImage {
-        imageops::flip_vertical(image)
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::VerticalFlip
     }
 }
 
-/// Replaces every channel value `v` by `255 - v`.
+forward_augmenter!(VerticalFlip);
+
+/// Replaces every channel value `v` by `white - v` (255 for `u8`, 1 for `f32`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Invert;
 
-impl Augmenter for Invert {
-    fn augment(&self, image: &GrayImage, _rng: &mut dyn Rng) -> GrayImage {
+impl Invert {
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, _rng: &mut dyn Rng) -> Image<P> {
         let mut output = image.clone();
-        imageops::invert(&mut output);
+        for value in output.iter_mut() {
+            *value = P::Subpixel::from_f64(P::Subpixel::WHITE - value.to_f64());
+        }
         output
     }
 
-    fn augment_rgb(&self, image: &RgbImage, _rng: &mut dyn Rng) -> RgbImage {
-        let mut output = image.clone();
-        imageops::invert(&mut output);
-        output
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::Invert
     }
 }
+
+forward_augmenter!(Invert);
+
+/// Turns the image clockwise by a whole number of quarter turns drawn uniformly from
+/// `min_turns..=max_turns`; odd turns swap width and height. Pixels are moved exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotate90 {
+    min_turns: u8,
+    max_turns: u8,
+}
+
+impl Rotate90 {
+    /// Quarter turns drawn from `min_turns..=max_turns`, both in 0 to 3; `(1, 1)` always turns
+    /// by 90° clockwise and `(0, 3)` picks any of the four orientations.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfRange`] when a bound exceeds 3, [`Error::ReversedRange`] when
+    /// `min_turns > max_turns`.
+    pub fn new(min_turns: u8, max_turns: u8) -> Result<Self> {
+        for (field, value) in [("min_turns", min_turns), ("max_turns", max_turns)] {
+            if value > 3 {
+                return Err(Error::OutOfRange {
+                    field,
+                    value: f64::from(value),
+                    allowed: "[0, 3]",
+                });
+            }
+        }
+
+        if min_turns > max_turns {
+            return Err(Error::ReversedRange {
+                field: "turns",
+                min: f64::from(min_turns),
+                max: f64::from(max_turns),
+            });
+        }
+        Ok(Self { min_turns, max_turns })
+    }
+
+    fn apply<P: AugmentPixel>(&self, image: &Image<P>, rng: &mut dyn Rng) -> Image<P> {
+        match rng.random_range(self.min_turns..=self.max_turns) {
+            0 => image.clone(),
+            1 => imageops::rotate90(image),
+            2 => imageops::rotate180(image),
+            _ => imageops::rotate270(image),
+        }
+    }
+
+    fn describe(&self) -> AugmenterConfig {
+        AugmenterConfig::Rotate90 {
+            min_turns: self.min_turns,
+            max_turns: self.max_turns,
+        }
+    }
+}
+
+forward_augmenter!(Rotate90);

@@ -60,6 +60,21 @@ impl UniformRange {
         Ok(self)
     }
 
+    /// Checks that the whole range lies inside the half-open interval `[low, high)`.
+    pub(crate) fn check_from(self, field: &'static str, low: f64, high: f64, allowed: &'static str) -> Result<Self> {
+        for value in [self.min, self.max] {
+            if value < low || value >= high {
+                return Err(Error::OutOfRange { field, value, allowed });
+            }
+        }
+        Ok(self)
+    }
+
+    /// Returns the bounds as the `f32` pair they were built from.
+    pub(crate) fn to_f32_pair(self) -> (f32, f32) {
+        (self.min as f32, self.max as f32)
+    }
+
     /// Draws a value uniformly from `[min, max)`, or exactly `min` when the bounds are equal.
     ///
     /// One `f64` is always consumed, so the random stream does not depend on the range.
@@ -83,6 +98,31 @@ pub(crate) fn check_probability(field: &'static str, p: f32) -> Result<f64> {
             value,
             allowed: "[0, 1]",
         });
+    }
+    Ok(value)
+}
+
+/// Checks that `value` is a finite number `>= 0`.
+pub(crate) fn check_non_negative(field: &'static str, value: f32) -> Result<f64> {
+    let value = f64::from(value);
+    if !value.is_finite() {
+        return Err(Error::NotFinite { field, value });
+    }
+
+    if value < 0.0 {
+        return Err(Error::OutOfRange {
+            field,
+            value,
+            allowed: "[0, inf)",
+        });
+    }
+    Ok(value)
+}
+
+/// Checks that an output size is not zero.
+pub(crate) fn check_size(field: &'static str, value: u32) -> Result<u32> {
+    if value == 0 {
+        return Err(Error::ZeroSize { field });
     }
     Ok(value)
 }
