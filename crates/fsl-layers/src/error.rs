@@ -68,7 +68,7 @@ pub enum Error {
     },
 
     /// The data type is not supported by a custom CPU kernel.
-    #[error("{operation} supports f32 and f64 tensors, got {dtype:?}; convert with `to_dtype`")]
+    #[error("{operation} does not support {dtype:?} tensors; convert to f32 or f64 with `to_dtype`")]
     UnsupportedDType {
         /// The operation that rejected the tensor.
         operation: &'static str,

@@ -206,3 +206,39 @@ fn zero_chunk_size_is_rejected() {
 
     assert!(error.to_string().contains("max_pairs"), "{error}");
 }
+
+/// One NaN embedding gives NaN distances in its own row and column only; every other pair keeps
+/// its value, also through the shared centre of the squared-l2 identity.
+#[test]
+fn nan_row_stays_in_its_own_pairs() {
+    let points = Tensor::new(&[[f32::NAN, 0.], [0., 1.], [3., 0.]], &Device::Cpu).unwrap();
+
+    for (name, kernel) in kernels() {
+        let values = kernel.pairwise(&points, &points).unwrap().to_vec2::<f32>().unwrap();
+        for (i, row) in values.iter().enumerate() {
+            for (j, value) in row.iter().enumerate() {
+                let touches_nan = i == 0 || j == 0;
+                assert_eq!(value.is_nan(), touches_nan, "{name}[{i}][{j}] = {value}");
+            }
+        }
+    }
+    let squared = SquaredL2.pairwise(&points, &points).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!(squared[1][2], 10.0);
+}
+
+#[test]
+fn kernels_reject_integer_and_mixed_dtypes() {
+    let integers = Tensor::new(&[[0u32, 1], [2, 3]], &Device::Cpu).unwrap();
+    let floats = Tensor::new(&[[0f32, 1.], [2., 3.]], &Device::Cpu).unwrap();
+    let doubles = Tensor::new(&[[0f64, 1.], [2., 3.]], &Device::Cpu).unwrap();
+
+    for (name, kernel) in kernels() {
+        let error = kernel.pairwise(&integers, &integers).unwrap_err();
+        assert!(matches!(error, Error::UnsupportedDType { .. }), "{name}: {error:?}");
+        let error = kernel.pairs(&integers, &integers).unwrap_err();
+        assert!(matches!(error, Error::UnsupportedDType { .. }), "{name}: {error:?}");
+
+        let error = kernel.pairwise(&floats, &doubles).unwrap_err();
+        assert!(error.to_string().contains("to_dtype"), "{name}: {error}");
+    }
+}

@@ -631,3 +631,22 @@ fn empty_batch_and_integer_predictions_are_rejected() {
     let error = semi_hard_triplet_loss(&y_true, &integer_gram, 1.0).unwrap_err();
     assert!(matches!(error, Error::UnsupportedDType { .. }), "{error:?}");
 }
+
+/// Mining ranks distances on the host, where NaN would silently lose every comparison and the
+/// loss would read 0: a NaN distance is an error naming its row.
+#[test]
+fn triplet_loss_rejects_nan_distances() {
+    let y_true = fsl_layers::one_hot(&[0, 0, 1], 2, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    let distances = candle_core::Tensor::new(
+        &[[0f32, 1., 2.], [1., 0., f32::NAN], [2., f32::NAN, 0.]],
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+
+    let error = fsl_layers::semi_hard_triplet_loss(&y_true, &distances, 1.0).unwrap_err();
+
+    assert!(
+        matches!(error, fsl_layers::Error::NonFinite { row: 1, .. }),
+        "{error:?}"
+    );
+}

@@ -214,3 +214,30 @@ fn invalid_metric_inputs_are_rejected() {
     );
     assert!(error.to_string().contains("row 0, column 1"), "{error}");
 }
+
+/// NaN scores compare false with everything, so an argmax would pick an arbitrary class: the
+/// metrics name the row instead of returning a made-up accuracy.
+#[test]
+fn metrics_reject_nan_scores() {
+    let y_true = fsl_layers::one_hot(&[0, 0, 1], 2, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    let gram = candle_core::Tensor::new(
+        &[[1f32, 0.9, 0.1], [0.9, 1., f32::NAN], [0.1, f32::NAN, 1.]],
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+
+    for ascending in [false, true] {
+        let error = fsl_layers::top_score_classification_accuracy(&y_true, &gram, ascending).unwrap_err();
+        assert!(
+            matches!(error, fsl_layers::Error::NonFinite { row: 1, .. }),
+            "{error:?}"
+        );
+        let error = fsl_layers::mean_score_classification_accuracy(&y_true, &gram, ascending).unwrap_err();
+        assert!(matches!(error, fsl_layers::Error::NonFinite { .. }), "{error:?}");
+        let error = fsl_layers::accuracy(&gram, &[0, 0, 1], ascending).unwrap_err();
+        assert!(
+            matches!(error, fsl_layers::Error::NonFinite { row: 1, .. }),
+            "{error:?}"
+        );
+    }
+}

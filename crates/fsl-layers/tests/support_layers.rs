@@ -318,3 +318,52 @@ fn classifier_consistency_loss_rises_with_mislabelled_items() {
     let empty: SupportSetClassifier<SquaredL2, &str> = SupportSetClassifier::new(SquaredL2);
     assert!(matches!(empty.consistency_loss().unwrap_err(), Error::EmptySupport));
 }
+
+/// A rejected change must leave the support set exactly as it was, even when the failure
+/// comes after the labels were accepted.
+#[test]
+fn classifier_keeps_support_after_failed_change() {
+    let mut classifier = SupportSetClassifier::new(SquaredL2);
+    let support = Tensor::new(&[[0f32, 0.], [5., 5.]], &Device::Cpu).unwrap();
+    classifier.set_support(&support, &["x", "y"]).unwrap();
+    let wrong_dtype = Tensor::new(&[[2f64, 2.]], &Device::Cpu).unwrap();
+
+    let error = classifier.extend_support(&wrong_dtype, &["w"]).unwrap_err();
+    assert!(
+        error.to_string().contains("F64") && error.to_string().contains("F32"),
+        "{error}"
+    );
+    let error = classifier.replace_classes(&wrong_dtype, &["x"]).unwrap_err();
+    assert!(error.to_string().contains("to_dtype"), "{error}");
+
+    assert_eq!(classifier.classes(), ["x", "y"]);
+    assert_eq!(classifier.len(), 2);
+    let (stored, codes) = classifier.support().unwrap();
+    assert_eq!(stored.to_vec2::<f32>().unwrap(), [[0.0, 0.0], [5.0, 5.0]]);
+    assert_eq!(codes, [0, 1]);
+}
+
+#[test]
+fn classifier_rejects_integer_embeddings() {
+    let mut classifier = SupportSetClassifier::new(SquaredL2);
+    let integers = Tensor::new(&[[0u32, 1], [2, 3]], &Device::Cpu).unwrap();
+
+    let error = classifier.set_support(&integers, &["a", "b"]).unwrap_err();
+
+    assert!(matches!(error, Error::UnsupportedDType { .. }), "{error:?}");
+    assert!(classifier.is_empty());
+}
+
+#[test]
+fn classifier_rejects_query_dtype_mismatch() {
+    let mut classifier = SupportSetClassifier::new(SquaredL2);
+    classifier
+        .set_support(&Tensor::new(&[[0f32, 0.]], &Device::Cpu).unwrap(), &["a"])
+        .unwrap();
+
+    let error = classifier
+        .predict(&Tensor::new(&[[0f64, 0.]], &Device::Cpu).unwrap())
+        .unwrap_err();
+
+    assert!(error.to_string().contains("to_dtype"), "{error}");
+}

@@ -153,8 +153,10 @@ pub fn pairwise_in_chunks<K: Kernel + ?Sized>(kernel: &K, a: &Tensor, b: &Tensor
     Ok(Tensor::cat(&blocks, 0)?)
 }
 
-/// Checks that both inputs are matrices with the same number of columns.
+/// Checks that both inputs are floating-point matrices of one dtype with the same number of
+/// columns.
 pub(crate) fn check_pairwise_shapes(operation: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+    check_dtypes(operation, a, b)?;
     let (a_dims, b_dims) = (a.dims(), b.dims());
     if a_dims.len() != 2 || b_dims.len() != 2 || a_dims[1] != b_dims[1] {
         return Err(Error::ShapeMismatch {
@@ -165,8 +167,10 @@ pub(crate) fn check_pairwise_shapes(operation: &'static str, a: &Tensor, b: &Ten
     Ok(())
 }
 
-/// Checks that the inputs of [`Kernel::pairs`] are two matrices of the same shape.
+/// Checks that the inputs of [`Kernel::pairs`] are two floating-point matrices of the same shape
+/// and dtype.
 pub(crate) fn check_pairs_shapes(operation: &'static str, x: &Tensor, y: &Tensor) -> Result<()> {
+    check_dtypes(operation, x, y)?;
     if x.rank() != 2 || x.dims() != y.dims() {
         return Err(Error::ShapeMismatch {
             operation,
@@ -174,6 +178,30 @@ pub(crate) fn check_pairs_shapes(operation: &'static str, x: &Tensor, y: &Tensor
                 "pairs() expects two N x D matrices of the same shape, got {:?} and {:?}",
                 x.dims(),
                 y.dims()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that both inputs are floating-point tensors of the same dtype: integer embeddings
+/// would overflow in differences or reach candle operations that have no integer version.
+fn check_dtypes(operation: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
+    for tensor in [a, b] {
+        if !tensor.dtype().is_float() {
+            return Err(Error::UnsupportedDType {
+                operation,
+                dtype: tensor.dtype(),
+            });
+        }
+    }
+    if a.dtype() != b.dtype() {
+        return Err(Error::ShapeMismatch {
+            operation,
+            details: format!(
+                "the two inputs are {:?} and {:?}; convert one with `to_dtype` so both match",
+                a.dtype(),
+                b.dtype()
             ),
         });
     }

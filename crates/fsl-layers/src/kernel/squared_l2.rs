@@ -4,7 +4,7 @@ use candle_core::{D, DType, Tensor};
 
 use super::{Kernel, check_pairs_shapes, check_pairwise_shapes};
 use crate::Result;
-use crate::ops::SquaredDistances;
+use crate::ops::{SquaredDistances, finite_column_mean};
 
 /// Squared Euclidean distance `Σ (x - x')²`, the kernel of prototypical networks.
 ///
@@ -13,7 +13,8 @@ use crate::ops::SquaredDistances;
 /// own gradient, elsewhere with candle's tensor operations. Both sets are first centred on the mean of `b`: distances do
 /// not change under translation, and small coordinates avoid the cancellation that otherwise
 /// turns nearly equal large vectors into negative or zero distances in f32. The result is clamped
-/// at 0 so rounding never produces a negative distance; NaN inputs give NaN distances.
+/// at 0 so rounding never produces a negative distance. A row holding NaN gives NaN distances in
+/// its own row or column only: the centre is the mean of the finite values.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SquaredL2;
 
@@ -33,7 +34,7 @@ impl Kernel for SquaredL2 {
             return Ok(SquaredDistances::apply(a, b)?);
         }
 
-        let centre = b.mean_keepdim(0)?;
+        let centre = finite_column_mean(b)?;
         let a = a.broadcast_sub(&centre)?;
         let b = b.broadcast_sub(&centre)?;
 

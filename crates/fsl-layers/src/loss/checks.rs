@@ -106,3 +106,14 @@ fn float_dtype(operation: &'static str, tensor: &Tensor) -> Result<()> {
         dtype => Err(Error::UnsupportedDType { operation, dtype }),
     }
 }
+
+/// Returns an [`Error::NonFinite`] naming the first row of `rows` that holds NaN or an infinity.
+///
+/// Mining and argmax-style decisions compare values on the host, where NaN compares false with
+/// everything and would pass for a valid choice.
+pub(crate) fn finite_rows(name: &'static str, rows: &[Vec<f64>]) -> Result<()> {
+    match rows.iter().position(|row| row.iter().any(|value| !value.is_finite())) {
+        Some(row) => Err(Error::NonFinite { name, row }),
+        None => Ok(()),
+    }
+}

@@ -22,13 +22,15 @@ use crate::Result;
 ///
 /// [`crate::Error::ShapeMismatch`] unless `y_true` is `B x C` and `y_pred` is `B x B`,
 /// [`crate::Error::UnsupportedDType`] unless `y_pred` is f32 or f64, and
-/// [`crate::Error::InvalidArgument`] for an empty batch or a margin that is negative or not finite.
+/// [`crate::Error::InvalidArgument`] for an empty batch or a margin that is negative or not finite, and
+/// [`crate::Error::NonFinite`] for NaN or infinite distances, which mining cannot rank.
 pub fn semi_hard_triplet_loss(y_true: &Tensor, y_pred: &Tensor, margin: f64) -> Result<Tensor> {
     let labels = checks::gram_inputs("semi_hard_triplet_loss", y_true, y_pred)?;
     checks::margin(margin)?;
 
     let same_class = checks::adjacency(&labels)?.to_dtype(DType::F64)?.to_vec2::<f64>()?;
     let distances = y_pred.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    checks::finite_rows("y_pred", &distances)?;
     let (positive_indices, negative_indices) = mine_triplets(&same_class, &distances);
     if positive_indices.is_empty() {
         return checks::zero_loss(y_pred);

@@ -28,8 +28,23 @@ pub fn accuracy(scores: &Tensor, labels: &[u32], ascending: bool) -> Result<f64>
     Ok(correct as f64 / labels.len() as f64)
 }
 
-/// Returns the best column of every row of `scores`; with `ascending`, the smallest.
+/// Returns the best column of every row of `scores` (`Q x C`); with `ascending`, the smallest.
+///
+/// A row holding NaN or an infinity is an [`Error::NonFinite`]: candle's argmin and argmax
+/// would pick an arbitrary column for it.
 pub fn predict(scores: &Tensor, ascending: bool) -> Result<Vec<u32>> {
+    if scores.rank() != 2 || scores.dims()[1] == 0 {
+        return Err(Error::ShapeMismatch {
+            operation: "predict",
+            details: format!(
+                "expected a Q x C score matrix with at least one column, got {:?}",
+                scores.dims()
+            ),
+        });
+    }
+    let rows = scores.to_dtype(candle_core::DType::F64)?.to_vec2::<f64>()?;
+    crate::loss::checks::finite_rows("scores", &rows)?;
+
     let best = if ascending {
         scores.argmin(D::Minus1)?
     } else {

@@ -31,6 +31,7 @@ pub fn top_score_classification_accuracy(y_true: &Tensor, y_pred: &Tensor, ascen
 
     let same_class = host_rows(&checks::adjacency(&labels)?)?;
     let scores = host_rows(y_pred)?;
+    checks::finite_rows("y_pred", &scores)?;
 
     let correct = (0..batch)
         .filter(|&item| {
@@ -56,6 +57,7 @@ pub fn top_score_classification_accuracy(y_true: &Tensor, y_pred: &Tensor, ascen
 pub fn mean_score_classification_accuracy(y_true: &Tensor, y_pred: &Tensor, ascending: bool) -> Result<f64> {
     let labels = checks::gram_inputs("mean_score_classification_accuracy", y_true, y_pred)?;
     let scores = host_rows(&class_mean_scores(y_pred, &labels)?)?;
+    checks::finite_rows("y_pred", &scores)?;
     let labels = host_rows(&labels)?;
 
     let classes = labels[0].len();

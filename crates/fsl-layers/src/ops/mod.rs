@@ -13,4 +13,4 @@ mod squared_distances;
 pub use batch_norm::BatchNorm2d;
 pub use conv::Conv2d;
 pub use max_pool::MaxPool2d;
-pub(crate) use squared_distances::SquaredDistances;
+pub(crate) use squared_distances::{SquaredDistances, finite_column_mean};

@@ -64,19 +64,35 @@ impl SquaredDistances {
     }
 }
 
-/// Returns the mean of every column of the row-major matrix `values` with `dim` columns,
-/// accumulated in f64.
+/// Returns the mean of the finite values of every column of the row-major matrix `values` with
+/// `dim` columns, accumulated in f64.
+///
+/// Skipping NaN and infinities keeps one bad row from spreading NaN into the distances of every
+/// other pair through the shared centre.
 fn column_means<T: WithDType>(values: &[T], dim: usize) -> Vec<T> {
-    let rows = values.len().checked_div(dim).unwrap_or(0);
-    let mut sums = vec![0f64; dim];
+    let mut sums = vec![(0f64, 0usize); dim];
     for row in values.chunks_exact(dim.max(1)) {
-        for (sum, value) in sums.iter_mut().zip(row) {
-            *sum += value.to_f64();
+        for ((sum, count), value) in sums.iter_mut().zip(row) {
+            let value = value.to_f64();
+            if value.is_finite() {
+                *sum += value;
+                *count += 1;
+            }
         }
     }
     sums.iter()
-        .map(|sum| T::from_f64(if rows == 0 { 0.0 } else { sum / rows as f64 }))
+        .map(|&(sum, count)| T::from_f64(if count == 0 { 0.0 } else { sum / count as f64 }))
         .collect()
+}
+
+/// Returns the `1 x D` mean of the finite values of every column of `b`, the centre the forward
+/// pass uses.
+pub(crate) fn finite_column_mean(b: &Tensor) -> candle_core::Result<Tensor> {
+    // x·0 is 0 exactly for finite x and NaN for NaN and infinities.
+    let finite = b.affine(0.0, 0.0)?.eq(0.0)?;
+    let kept = finite.where_cond(b, &b.zeros_like()?)?;
+    let counts = finite.to_dtype(b.dtype())?.sum_keepdim(0)?.maximum(1.0)?;
+    kept.sum_keepdim(0)?.broadcast_div(&counts)
 }
 
 /// Subtracts `centre` from every row; returns the centred rows and their squared norms.
@@ -152,7 +168,7 @@ impl CustomOp2 for SquaredDistances {
         let positive = res.gt(0.0)?.to_dtype(grad_res.dtype())?;
         let grad = (grad_res * positive)?;
 
-        let centre = b.mean_keepdim(0)?;
+        let centre = finite_column_mean(b)?;
         let a = a.broadcast_sub(&centre)?;
         let b = b.broadcast_sub(&centre)?;
 

@@ -94,16 +94,18 @@ impl<K: Kernel, L: Clone + Eq + Hash> SupportSetClassifier<K, L> {
     pub fn set_support(&mut self, embeddings: &Tensor, labels: &[L]) -> Result<()> {
         check_items(embeddings, labels.len(), None)?;
 
-        self.support = None;
-        self.codes.clear();
-        self.classes.clear();
-        self.append(embeddings, labels)
+        self.transaction(|state| {
+            state.support = None;
+            state.codes.clear();
+            state.classes.clear();
+            state.append(embeddings, labels)
+        })
     }
 
     /// Adds support items. Their labels may be new classes or existing ones.
     pub fn extend_support(&mut self, embeddings: &Tensor, labels: &[L]) -> Result<()> {
         check_items(embeddings, labels.len(), self.support.as_ref())?;
-        self.append(embeddings, labels)
+        self.transaction(|state| state.append(embeddings, labels))
     }
 
     /// Replaces the support items of every class named in `labels` by the given ones. The other
@@ -111,15 +113,16 @@ impl<K: Kernel, L: Clone + Eq + Hash> SupportSetClassifier<K, L> {
     pub fn replace_classes(&mut self, embeddings: &Tensor, labels: &[L]) -> Result<()> {
         check_items(embeddings, labels.len(), self.support.as_ref())?;
 
-        let replaced: Vec<&L> = labels.iter().collect();
-        self.retain(|label| !replaced.contains(&label))?;
-        self.append(embeddings, labels)
+        self.transaction(|state| {
+            state.retain(|label| !labels.contains(label))?;
+            state.append(embeddings, labels)
+        })
     }
 
     /// Removes every support item of the classes in `labels` and returns how many were removed.
     pub fn remove_classes(&mut self, labels: &[L]) -> Result<usize> {
         let before = self.len();
-        self.retain(|label| !labels.contains(label))?;
+        self.transaction(|state| state.retain(|label| !labels.contains(label)))?;
         Ok(before - self.len())
     }
 
@@ -196,6 +199,32 @@ impl<K: Kernel, L: Clone + Eq + Hash> SupportSetClassifier<K, L> {
         class_consistency_loss(&labels, &similarities)
     }
 
+    /// Applies `change` to a copy of the support set and keeps the copy only if every step
+    /// succeeded, so a failed call leaves the classifier as it was.
+    fn transaction(&mut self, change: impl FnOnce(&mut State<L>) -> Result<()>) -> Result<()> {
+        let mut state = State {
+            support: self.support.clone(),
+            codes: self.codes.clone(),
+            classes: self.classes.clone(),
+        };
+        change(&mut state)?;
+
+        self.support = state.support;
+        self.codes = state.codes;
+        self.classes = state.classes;
+        Ok(())
+    }
+}
+
+/// The support items and labels of a classifier, changed as a whole by
+/// [`SupportSetClassifier::transaction`].
+struct State<L> {
+    support: Option<Tensor>,
+    codes: Vec<u32>,
+    classes: Vec<L>,
+}
+
+impl<L: Clone + Eq + Hash> State<L> {
     fn append(&mut self, embeddings: &Tensor, labels: &[L]) -> Result<()> {
         let mut index: HashMap<L, u32> = self
             .classes
@@ -270,6 +299,26 @@ fn check_items(embeddings: &Tensor, labels: usize, current: Option<&Tensor>) -> 
             name: "labels",
             value: "[]".into(),
             reason: "give at least one labelled embedding",
+        });
+    }
+    if !embeddings.dtype().is_float() {
+        return Err(Error::UnsupportedDType {
+            operation: "support set",
+            dtype: embeddings.dtype(),
+        });
+    }
+    if let Some(current) = current
+        && (current.dtype() != embeddings.dtype() || !current.device().same_device(embeddings.device()))
+    {
+        return Err(Error::ShapeMismatch {
+            operation: "support set",
+            details: format!(
+                "new embeddings are {:?} on {:?}, the support set is {:?} on {:?}; convert them with `to_dtype` or `to_device`",
+                embeddings.dtype(),
+                embeddings.device(),
+                current.dtype(),
+                current.device()
+            ),
         });
     }
     if let Some(current) = current
