@@ -14,7 +14,7 @@ use crate::pytorch::{self, Outcome};
 use crate::table;
 
 /// The bench targets of the `fsl` package, `benches/<name>.rs`, in the order they run.
-pub const BENCHES: [&str; 4] = ["kernels", "training_step", "data", "augment"];
+pub const BENCHES: [&str; 5] = ["kernels", "training_step", "data", "augment", "sequences"];
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, Args)]

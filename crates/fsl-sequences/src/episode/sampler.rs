@@ -3,7 +3,6 @@
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 
-use fsl_augment::splitmix64;
 use rand::rngs::StdRng;
 use rand::seq::index;
 use rand::{Rng, RngExt, SeedableRng};
@@ -69,48 +68,9 @@ where
 
     /// Draws one episode from `rng`.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Episode<L> {
-        let n_way = self.spec.n_way();
-        let k_shot = self.spec.k_shot();
-        let need = self.spec.items_per_class();
+        let spec = &self.spec;
 
-        // `index::sample` returns distinct positions in random order, which is the draw order.
-        let classes: Vec<usize> = match &self.pool.groups {
-            Some(groups) => {
-                let group = &groups[rng.random_range(0..groups.len())];
-                index::sample(rng, group.classes.len(), n_way)
-                    .iter()
-                    .map(|position| group.classes[position])
-                    .collect()
-            }
-            None => index::sample(rng, self.pool.classes.len(), n_way).into_vec(),
-        };
-
-        let mut episode = Episode {
-            class_ids: Vec::with_capacity(n_way),
-            support: Vec::with_capacity(n_way * k_shot),
-            support_labels: Vec::with_capacity(n_way * k_shot),
-            query: Vec::with_capacity(n_way * self.spec.q_query()),
-            query_labels: Vec::with_capacity(n_way * self.spec.q_query()),
-        };
-        for (label, &class) in classes.iter().enumerate() {
-            let items = &self.pool.items[class];
-
-            // One draw of distinct positions split in two keeps support and query disjoint.
-            let chosen = index::sample(rng, items.len(), need);
-            for (rank, position) in chosen.iter().enumerate() {
-                let label = label as u32;
-                if rank < k_shot {
-                    episode.support.push(items[position]);
-                    episode.support_labels.push(label);
-                } else {
-                    episode.query.push(items[position]);
-                    episode.query_labels.push(label);
-                }
-            }
-            episode.class_ids.push(self.pool.classes[class].clone());
-        }
-
-        episode
+        draw_episode(&self.pool, spec.n_way(), spec.k_shot(), spec.q_query(), rng)
     }
 
     /// Draws episode number `index` of the stream identified by `seed`.
@@ -147,11 +107,61 @@ where
     }
 }
 
-/// Mixes a stream seed and an episode index into one RNG seed.
-///
-/// Two rounds of the splitmix64 finaliser, so nearby seeds and indices give unrelated streams.
-fn episode_seed(seed: u64, index: u64) -> u64 {
-    splitmix64(splitmix64(seed) ^ index)
+/// Draws an episode of the given shape from a pool whose classes all have at least
+/// `k_shot + q_query` items and which has at least `n_way` classes (in every eligible group).
+pub(crate) fn draw_episode<L: Clone, R: Rng + ?Sized>(
+    pool: &ClassPool<L>,
+    n_way: usize,
+    k_shot: usize,
+    q_query: usize,
+    rng: &mut R,
+) -> Episode<L> {
+    let need = k_shot + q_query;
+
+    // `index::sample` returns distinct positions in random order, which is the draw order.
+    let classes: Vec<usize> = match &pool.groups {
+        Some(groups) => {
+            let group = &groups[rng.random_range(0..groups.len())];
+            index::sample(rng, group.classes.len(), n_way)
+                .iter()
+                .map(|position| group.classes[position])
+                .collect()
+        }
+        None => index::sample(rng, pool.classes.len(), n_way).into_vec(),
+    };
+
+    let mut episode = Episode {
+        class_ids: Vec::with_capacity(n_way),
+        support: Vec::with_capacity(n_way * k_shot),
+        support_labels: Vec::with_capacity(n_way * k_shot),
+        query: Vec::with_capacity(n_way * q_query),
+        query_labels: Vec::with_capacity(n_way * q_query),
+    };
+    for (label, &class) in classes.iter().enumerate() {
+        let items = &pool.items[class];
+
+        // One draw of distinct positions split in two keeps support and query disjoint.
+        let chosen = index::sample(rng, items.len(), need);
+        for (rank, position) in chosen.iter().enumerate() {
+            let label = label as u32;
+            if rank < k_shot {
+                episode.support.push(items[position]);
+                episode.support_labels.push(label);
+            } else {
+                episode.query.push(items[position]);
+                episode.query_labels.push(label);
+            }
+        }
+        episode.class_ids.push(pool.classes[class].clone());
+    }
+
+    episode
+}
+
+/// Mixes a stream seed and an episode index into one RNG seed, so nearby seeds and indices
+/// give unrelated streams.
+pub(crate) fn episode_seed(seed: u64, index: u64) -> u64 {
+    crate::seed::mix(&[seed, index])
 }
 
 #[cfg(test)]
