@@ -45,7 +45,7 @@ def parse_args():
     parser.add_argument(
         "--min-time", type=float, default=3.0, help="minimum measured seconds per workload (default: 3)"
     )
-    parser.add_argument("--warm-up", type=int, default=2, help="untimed iterations per workload (default: 2)")
+    parser.add_argument("--warm-up", type=int, default=5, help="untimed iterations per workload (default: 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs (default: 0)")
     args = parser.parse_args()
     if args.threads < 1:

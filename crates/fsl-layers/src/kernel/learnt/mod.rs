@@ -54,6 +54,40 @@ use crate::{Error, Result};
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Training one is training its store's variables, for example with candle-nn's AdamW on the
+/// binary cross-entropy of the Gram matrix of a labelled batch:
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+/// use fsl_layers::kernel::{LearntKernel, RelationModule};
+/// use fsl_layers::loss::binary_crossentropy_with_logits;
+/// use fsl_layers::{one_hot, params::ParamStore};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = ParamStore::new(0, DType::F32, &Device::Cpu);
+/// let head = RelationModule::new(2, 8, &store.builder())?;
+/// let mut optimizer = AdamW::new(store.trainable(), ParamsAdamW { lr: 0.05, ..Default::default() })?;
+///
+/// let batch = Tensor::new(&[[0f32, 0.], [0.1, 0.], [3., 3.], [3., 2.9]], &Device::Cpu)?;
+/// let labels = one_hot(&[0, 0, 1, 1], 2, DType::F32, &Device::Cpu)?;
+/// let same_class = labels.matmul(&labels.t()?)?;
+///
+/// let loss = |head: &RelationModule| -> fsl_layers::Result<f32> {
+///     binary_crossentropy_with_logits(&head.pairwise_logits(&batch, &batch)?, &same_class)?
+///         .to_scalar::<f32>()
+///         .map_err(Into::into)
+/// };
+/// let before = loss(&head)?;
+/// for _ in 0..50 {
+///     let logits = head.pairwise_logits(&batch, &batch)?;
+///     optimizer.backward_step(&binary_crossentropy_with_logits(&logits, &same_class)?)?;
+/// }
+/// assert!(loss(&head)? < before / 2.0);
+/// # Ok(())
+/// # }
+/// ```
 pub trait LearntKernel: Kernel {
     /// Computes the logits on aligned pairs: row `i` of `x` (`N x D`) against row `i` of `y`,
     /// giving `N` values before the output activation.
