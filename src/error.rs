@@ -39,6 +39,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// An input file could not be read.
+    #[error("failed to read {path}: {source}; check the path")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A file could not be written.
     #[error("failed to write {path}: {source}")]
     Io {

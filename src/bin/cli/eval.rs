@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use fsl::omniglot::{CharacterSet, Protocol, evaluate_protocols, score_one_shot_runs};
-use fsl_models::{EncoderConfig, PrototypicalNetwork};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -53,24 +52,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
-    // Accept the output folder of `fsl train` and `fsl omniglot`, which keeps the model in `model/`.
-    let nested = arguments.model.join("model");
-    let model_dir = if !arguments.model.join("config.json").exists() && nested.join("config.json").exists() {
-        nested
-    } else {
-        arguments.model.clone()
-    };
-    let network = PrototypicalNetwork::load(&model_dir)?;
-    let image_size = match &network.config().encoder {
-        EncoderConfig::Conv4(conv4) => conv4.image_size as u32,
-        other => {
-            return Err(fsl::Error::InvalidSetting {
-                name: "model",
-                value: format!("{other:?}"),
-                reason: "fsl eval supports Conv-4 models".into(),
-            });
-        }
-    };
+    let (network, image_size) = super::load_model(&arguments.model, "eval")?;
 
     if let Some(data) = &arguments.data {
         let mut set = CharacterSet::load(data)?;

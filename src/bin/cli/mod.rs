@@ -2,6 +2,7 @@
 
 mod eval;
 mod omniglot;
+mod predict;
 mod train;
 
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a saved model episodically on an Omniglot archive, or on official one-shot runs.
     Eval(eval::EvalArgs),
+    /// Label query images with a saved model against a folder of labelled support images.
+    Predict(predict::PredictArgs),
 }
 
 /// Locations of the Omniglot archives and of their download.
@@ -68,6 +71,32 @@ fn default_cache_dir() -> PathBuf {
     base.join("fsl")
 }
 
+/// Loads a saved Conv-4 model and returns it with its input image size.
+///
+/// `path` is the model folder (model.safetensors and config.json) or the output folder of
+/// `fsl train` and `fsl omniglot`, which keeps the model in `model/`.
+pub fn load_model(path: &std::path::Path, command: &str) -> fsl::Result<(fsl_models::PrototypicalNetwork, u32)> {
+    let nested = path.join("model");
+    let model_dir = if !path.join("config.json").exists() && nested.join("config.json").exists() {
+        nested
+    } else {
+        path.to_path_buf()
+    };
+
+    let network = fsl_models::PrototypicalNetwork::load(&model_dir)?;
+    match &network.config().encoder {
+        fsl_models::EncoderConfig::Conv4(conv4) => {
+            let image_size = conv4.image_size as u32;
+            Ok((network, image_size))
+        }
+        other => Err(fsl::Error::InvalidSetting {
+            name: "model",
+            value: format!("{other:?}"),
+            reason: format!("fsl {command} supports Conv-4 models"),
+        }),
+    }
+}
+
 /// Sets up logging to standard error at info level, or lower with `-v`.
 pub fn init_logging(verbose: u8) {
     let level = match verbose {
@@ -91,5 +120,6 @@ pub fn run(cli: Cli) -> fsl::Result<()> {
         Command::Omniglot(arguments) => omniglot::run(arguments),
         Command::Train(arguments) => train::run(arguments),
         Command::Eval(arguments) => eval::run(arguments),
+        Command::Predict(arguments) => predict::run(arguments),
     }
 }
