@@ -99,6 +99,22 @@ impl CharacterSet {
         names
     }
 
+    /// Returns every alphabet with its number of distinct characters, sorted by alphabet.
+    pub fn alphabet_sizes(&self) -> Vec<(String, usize)> {
+        let mut pairs: Vec<(&String, &String)> = self.alphabets.iter().zip(&self.classes).collect();
+        pairs.sort();
+        pairs.dedup();
+
+        let mut sizes: Vec<(String, usize)> = Vec::new();
+        for (alphabet, _) in pairs {
+            match sizes.last_mut() {
+                Some((last, count)) if last == alphabet => *count += 1,
+                _ => sizes.push((alphabet.clone(), 1)),
+            }
+        }
+        sizes
+    }
+
     /// Returns the number of distinct classes.
     pub fn class_count(&self) -> usize {
         let mut classes: Vec<&String> = self.classes.iter().collect();

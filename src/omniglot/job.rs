@@ -132,6 +132,9 @@ pub struct OmniglotReport {
     pub train_alphabets: Vec<String>,
     /// Alphabets evaluated on.
     pub eval_alphabets: Vec<String>,
+    /// Each evaluation alphabet with its number of characters, to name the alphabets that
+    /// within-alphabet protocols skip.
+    pub eval_alphabet_sizes: Vec<(String, usize)>,
     /// Accuracy of each protocol.
     pub results: Vec<(Protocol, EvaluationReport)>,
     /// Scores of the official one-shot runs, when requested.
@@ -164,6 +167,26 @@ impl OmniglotReport {
                 one_shot.runs.len(),
                 100.0 * one_shot.mean_error
             );
+        }
+
+        // A within-alphabet episode needs n_way characters of one alphabet, so smaller
+        // alphabets take no part in that row; say which, since the row's name does not.
+        for (protocol, _) in self.results.iter().filter(|(protocol, _)| protocol.within_alphabet) {
+            let skipped: Vec<String> = self
+                .eval_alphabet_sizes
+                .iter()
+                .filter(|(_, characters)| *characters < protocol.n_way)
+                .map(|(alphabet, characters)| format!("{alphabet} ({characters} characters)"))
+                .collect();
+            if !skipped.is_empty() {
+                let _ = writeln!(
+                    table,
+                    "\n{}: skips {}, which have fewer than {} characters.",
+                    protocol.name(),
+                    skipped.join(", "),
+                    protocol.n_way
+                );
+            }
         }
         table
     }
@@ -249,6 +272,7 @@ pub fn run(job: &OmniglotJob) -> Result<OmniglotReport> {
     let eval_set =
         CharacterSet::load(&eval_path)?.filter_alphabets(|alphabet| !train_alphabets.iter().any(|a| a == alphabet))?;
     let eval_alphabets = eval_set.alphabet_names();
+    let eval_alphabet_sizes = eval_set.alphabet_sizes();
     tracing::info!(?train_alphabets, ?eval_alphabets, "Omniglot loaded");
 
     let network = PrototypicalNetwork::new(model_config(job.seed, job.image_size))?;
@@ -275,6 +299,7 @@ pub fn run(job: &OmniglotJob) -> Result<OmniglotReport> {
     let report = OmniglotReport {
         train_alphabets,
         eval_alphabets,
+        eval_alphabet_sizes,
         results,
         one_shot,
         history,
@@ -438,4 +463,49 @@ pub fn score_one_shot_runs(network: &PrototypicalNetwork, path: &Path, image_siz
         });
     }
     Ok(evaluate_one_shot_runs(network, &images)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(sizes: &[(&str, usize)]) -> OmniglotReport {
+        let accuracy = EvaluationReport {
+            episodes: 10,
+            mean_accuracy: 0.5,
+            confidence_95: 0.01,
+        };
+        OmniglotReport {
+            train_alphabets: vec!["Greek".into()],
+            eval_alphabets: sizes.iter().map(|(name, _)| name.to_string()).collect(),
+            eval_alphabet_sizes: sizes.iter().map(|(name, count)| (name.to_string(), *count)).collect(),
+            results: Protocol::standard()
+                .into_iter()
+                .map(|protocol| (protocol, accuracy))
+                .collect(),
+            one_shot: None,
+            history: History::default(),
+            model_dir: PathBuf::from("model"),
+        }
+    }
+
+    #[test]
+    fn table_names_alphabets_too_small_for_within_alphabet_episodes() {
+        let table = report(&[("Sanskrit", 42), ("Tagalog", 17)]).table();
+
+        assert!(
+            table.contains(
+                "20-way 1-shot (within alphabet): skips Tagalog (17 characters), which have fewer than 20 characters."
+            ),
+            "{table}"
+        );
+        assert!(!table.contains("Sanskrit (42"), "{table}");
+    }
+
+    #[test]
+    fn table_has_no_skip_line_when_every_alphabet_is_large_enough() {
+        let table = report(&[("Sanskrit", 42), ("Japanese_(katakana)", 47)]).table();
+
+        assert!(!table.contains("skips"), "{table}");
+    }
 }
