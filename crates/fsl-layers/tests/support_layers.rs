@@ -367,3 +367,35 @@ fn classifier_rejects_query_dtype_mismatch() {
 
     assert!(error.to_string().contains("to_dtype"), "{error}");
 }
+
+/// Cosine similarities 1 and 0 give softmax(1, 0) = (0.731, 0.269) plainly and
+/// softmax(2, 0) = (0.881, 0.119) at temperature 0.5.
+#[test]
+fn centroids_softmax_temperature_sharpens_probabilities() {
+    let support = Tensor::new(&[[1f32, 0.], [0., 1.]], &Device::Cpu).unwrap();
+    let query = Tensor::new(&[[2f32, 0.]], &Device::Cpu).unwrap();
+    let layer = CentroidsMatrix::new(CosineSimilarity).with_activation(Activation::Softmax);
+
+    let plain = layer
+        .forward(&query, &support, &[0, 1], 2)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let sharp = layer
+        .with_temperature(0.5)
+        .unwrap()
+        .forward(&query, &support, &[0, 1], 2)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+
+    let expected_plain = 1.0 / (1.0 + (-1f32).exp());
+    let expected_sharp = 1.0 / (1.0 + (-2f32).exp());
+    assert!((plain[0][0] - expected_plain).abs() < 1e-6, "{plain:?}");
+    assert!((sharp[0][0] - expected_sharp).abs() < 1e-6, "{sharp:?}");
+
+    for temperature in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let error = layer.with_temperature(temperature).unwrap_err();
+        assert!(error.to_string().contains("temperature"), "{error}");
+    }
+}

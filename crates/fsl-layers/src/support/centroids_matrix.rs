@@ -14,7 +14,8 @@ pub enum Activation {
     Identity,
     /// A softmax over the classes of each query. For a distance kernel it is taken of the negated
     /// values, so that the nearest prototype gets the largest probability: with
-    /// [`crate::SquaredL2`] this is the output of prototypical networks.
+    /// [`crate::SquaredL2`] this is the output of prototypical networks. See
+    /// [`CentroidsMatrix::with_temperature`] to sharpen or soften it.
     Softmax,
 }
 
@@ -28,6 +29,7 @@ pub enum Activation {
 pub struct CentroidsMatrix<K> {
     kernel: K,
     activation: Activation,
+    temperature: Option<f64>,
 }
 
 impl<K: Kernel> CentroidsMatrix<K> {
@@ -36,6 +38,7 @@ impl<K: Kernel> CentroidsMatrix<K> {
         Self {
             kernel,
             activation: Activation::Identity,
+            temperature: None,
         }
     }
 
@@ -43,6 +46,22 @@ impl<K: Kernel> CentroidsMatrix<K> {
     pub fn with_activation(mut self, activation: Activation) -> Self {
         self.activation = activation;
         self
+    }
+
+    /// Returns the layer with the softmax taken of the scores divided by `temperature`.
+    ///
+    /// Similarities in `[0, 1]` (cosine, learnt kernels) differ by less than 1 between classes,
+    /// so their plain softmax is nearly uniform. A temperature below 1 sharpens it.
+    pub fn with_temperature(mut self, temperature: f64) -> Result<Self> {
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(crate::Error::InvalidArgument {
+                name: "temperature",
+                value: temperature.to_string(),
+                reason: "the softmax temperature must be a finite number above 0",
+            });
+        }
+        self.temperature = Some(temperature);
+        Ok(self)
     }
 
     /// Returns the kernel.
@@ -69,6 +88,10 @@ impl<K: Kernel> CentroidsMatrix<K> {
                     values.neg()?
                 } else {
                     values
+                };
+                let scores = match self.temperature {
+                    Some(temperature) => (scores / temperature)?,
+                    None => scores,
                 };
                 Ok(candle_nn::ops::softmax(&scores, D::Minus1)?)
             }
