@@ -108,6 +108,7 @@ fn bench_parallel_loader(c: &mut Criterion) {
         let config = LoaderConfig {
             seed: 3,
             augmenter: Some(Arc::new(Affine::omniglot())),
+            query_augmenter: None,
             ..Default::default()
         };
         let loader = ParallelLoader::new(sequence, LoaderImages::Encoded(Arc::new(table.clone())), config)

@@ -342,6 +342,7 @@ pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &Om
         invert: true,
         seed: job.seed,
         augmenter,
+        query_augmenter: None,
     };
     let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
     let train_loader = train_part.loader(spec, false, job.seed, loader_config)?;
@@ -353,6 +354,7 @@ pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &Om
         invert: true,
         seed: job.seed,
         augmenter: None,
+        query_augmenter: None,
     };
     let validation_loader = validation_part.loader(validation_spec, false, job.seed ^ 0x5eed, validation_config)?;
 
@@ -402,6 +404,7 @@ pub fn evaluate_protocols(
         invert: true,
         seed,
         augmenter: None,
+        query_augmenter: None,
     };
     let all_items = set.loader(EpisodeSpec::new(1, 1, 0)?, false, seed, config)?;
     let rows: Vec<usize> = (0..set.classes.len()).collect();

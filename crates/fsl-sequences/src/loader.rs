@@ -37,6 +37,24 @@ pub struct LoaderConfig {
     pub seed: u64,
     /// Augmentation applied to every image at its original resolution, before resizing.
     pub augmenter: Option<Arc<dyn Augmenter>>,
+    /// Augmentation of the query images when it differs from the support images': `None`
+    /// applies `augmenter` to both.
+    pub query_augmenter: Option<Arc<dyn Augmenter>>,
+}
+
+impl LoaderConfig {
+    /// Returns the augmenter of a support image, or of a query image with `query`.
+    pub fn augmenter_for(&self, query: bool) -> Option<&Arc<dyn Augmenter>> {
+        match (query, &self.query_augmenter) {
+            (true, Some(augmenter)) => Some(augmenter),
+            _ => self.augmenter.as_ref(),
+        }
+    }
+
+    /// Returns whether any image is augmented.
+    fn augments(&self) -> bool {
+        self.augmenter.is_some() || self.query_augmenter.is_some()
+    }
 }
 
 impl std::fmt::Debug for LoaderConfig {
@@ -46,6 +64,7 @@ impl std::fmt::Debug for LoaderConfig {
             .field("invert", &self.invert)
             .field("seed", &self.seed)
             .field("augmenter", &self.augmenter.is_some())
+            .field("query_augmenter", &self.query_augmenter.is_some())
             .finish()
     }
 }
@@ -57,6 +76,7 @@ impl Default for LoaderConfig {
             invert: true,
             seed: 0,
             augmenter: None,
+            query_augmenter: None,
         }
     }
 }
@@ -105,7 +125,7 @@ impl EpisodeLoader {
         let sampler = EpisodeSampler::new(labels, spec, options)?;
 
         // Without augmentation every image always gives the same tensor, so resize once.
-        let resized = if config.augmenter.is_none() {
+        let resized = if !config.augments() {
             let size = config.image_size;
             Some(Arc::new(
                 images
@@ -168,7 +188,7 @@ impl EpisodeLoader {
         let n_way = episode.class_ids.len();
 
         let items: Vec<usize> = episode.support.iter().chain(&episode.query).copied().collect();
-        let pixels = self.pixels(&items, index);
+        let pixels = self.pixels(&items, episode.support.len(), index);
         let side = self.config.image_size as usize;
         let all = Tensor::from_vec(pixels, (items.len(), 1, side, side), &self.device)?;
 
@@ -183,17 +203,18 @@ impl EpisodeLoader {
         })
     }
 
-    /// Returns the pixels of `items`, augmented and resized, concatenated in order.
-    fn pixels(&self, items: &[usize], episode_index: u64) -> Vec<f32> {
+    /// Returns the pixels of `items`, augmented and resized, concatenated in order; the first
+    /// `support_count` items are support images, the others queries.
+    fn pixels(&self, items: &[usize], support_count: usize, episode_index: u64) -> Vec<f32> {
         let size = self.config.image_size;
-        let per_item: Vec<Vec<f32>> = match (&self.resized, &self.config.augmenter) {
-            (Some(resized), _) => items.iter().map(|&item| resized[item].clone()).collect(),
-            (None, augmenter) => items
+        let per_item: Vec<Vec<f32>> = match &self.resized {
+            Some(resized) => items.iter().map(|&item| resized[item].clone()).collect(),
+            None => items
                 .par_iter()
                 .enumerate()
                 .map(|(position, &item)| {
                     let image = &self.images[item];
-                    match augmenter {
+                    match self.config.augmenter_for(position >= support_count) {
                         Some(augmenter) => {
                             let mut rng =
                                 StdRng::seed_from_u64(item_seed(self.config.seed, episode_index, position as u64));

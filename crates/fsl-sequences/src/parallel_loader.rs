@@ -396,7 +396,7 @@ where
         }
 
         let image = images.image(item)?;
-        let image = match &config.augmenter {
+        let image = match config.augmenter_for(position >= episode.support.len()) {
             Some(augmenter) => {
                 let mut rng = StdRng::seed_from_u64(seed::mix(&[config.seed, epoch, index as u64, position as u64]));
                 Cow::Owned(augmenter.augment(&image, &mut rng))

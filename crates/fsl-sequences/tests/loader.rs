@@ -98,6 +98,7 @@ fn augmented_config() -> LoaderConfig {
     LoaderConfig {
         seed: 3,
         augmenter: Some(Arc::new(Affine::omniglot())),
+        query_augmenter: None,
         ..Default::default()
     }
 }

@@ -81,6 +81,7 @@ fn augmented_config() -> LoaderConfig {
         image_size: 8,
         seed: 3,
         augmenter: Some(Arc::new(Affine::omniglot())),
+        query_augmenter: None,
         ..Default::default()
     }
 }
@@ -419,4 +420,53 @@ fn zero_image_size_rejected() {
         ),
         "{error:?}"
     );
+}
+
+/// With a query augmenter only, support images stay as loaded and queries are distorted; both
+/// loaders apply the same choice.
+#[test]
+fn query_augmenter_distorts_queries_only() {
+    let plain_config = LoaderConfig {
+        image_size: 8,
+        seed: 3,
+        ..Default::default()
+    };
+    let query_only = LoaderConfig {
+        query_augmenter: Some(Arc::new(Affine::omniglot())),
+        ..plain_config.clone()
+    };
+    let plain = ParallelLoader::new(sequence(CLASSES * PER_CLASS, EPISODES), encoded(), plain_config).unwrap();
+    let augmented = ParallelLoader::new(sequence(CLASSES * PER_CLASS, EPISODES), encoded(), query_only).unwrap();
+
+    let mut queries_differ = false;
+    for index in 0..EPISODES {
+        let plain_batch = plain.batch(0, index).unwrap();
+        let augmented_batch = augmented.batch(0, index).unwrap();
+        assert_eq!(
+            bits(&plain_batch.support),
+            bits(&augmented_batch.support),
+            "episode {index}"
+        );
+        queries_differ |= bits(&plain_batch.query) != bits(&augmented_batch.query);
+    }
+    assert!(queries_differ, "the query augmenter never changed a query image");
+}
+
+#[test]
+fn augmenter_for_picks_the_query_augmenter_for_queries() {
+    let support_augmenter: Arc<dyn fsl_augment::Augmenter> = Arc::new(Affine::omniglot());
+    let config = LoaderConfig {
+        augmenter: Some(Arc::clone(&support_augmenter)),
+        ..Default::default()
+    };
+    assert!(config.augmenter_for(true).is_some());
+    assert!(Arc::ptr_eq(config.augmenter_for(true).unwrap(), &support_augmenter));
+
+    let query_augmenter: Arc<dyn fsl_augment::Augmenter> = Arc::new(fsl_augment::Identity);
+    let config = LoaderConfig {
+        query_augmenter: Some(Arc::clone(&query_augmenter)),
+        ..config
+    };
+    assert!(Arc::ptr_eq(config.augmenter_for(false).unwrap(), &support_augmenter));
+    assert!(Arc::ptr_eq(config.augmenter_for(true).unwrap(), &query_augmenter));
 }
