@@ -10,7 +10,8 @@ fsl:
   installed.
 
 A library that is not installed is skipped with a message. Versions used for the numbers in
-docs/benchmarks.md: easyfsl 1.5.0, torch 2.15.0, Python 3.11.
+docs/benchmarks.md: easyfsl 1.5.0, learn2learn 0.2.0 (built from its .pyx sources with Cython
+3.0, because its shipped C sources do not compile on Python 3.11), torch 2.15.0, Python 3.11.
 
 Exit codes: 0 when at least one library was timed, 3 when none is installed.
 """
