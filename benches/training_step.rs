@@ -15,7 +15,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use fsl::layers::EpisodeBatch;
-use fsl::models::{ModelConfig, PrototypicalNetwork};
+use fsl::models::{Backend, Conv4Config, EncoderConfig, ModelConfig, PrototypicalNetwork};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -42,12 +42,15 @@ fn seeded_episode(n_way: usize, k_shot: usize, q_query: usize, seed: u64) -> Epi
     }
 }
 
-/// Builds the default Conv-4 network (64 filters, 28x28 inputs) and the Adam optimiser of
-/// `fsl_models::train` (learning rate 1e-3, no weight decay).
-fn network_and_optimizer() -> (PrototypicalNetwork, AdamW) {
+/// Builds the default Conv-4 network (64 filters, 28x28 inputs) on `backend` and the Adam
+/// optimiser of `fsl_models::train` (learning rate 1e-3, no weight decay).
+fn network_and_optimizer(backend: Backend) -> (PrototypicalNetwork, AdamW) {
     let network = PrototypicalNetwork::new(ModelConfig {
         seed: 0,
-        ..Default::default()
+        encoder: EncoderConfig::Conv4(Conv4Config {
+            backend,
+            ..Default::default()
+        }),
     })
     .expect("a valid default configuration");
     let adam = ParamsAdamW {
@@ -65,13 +68,19 @@ fn bench_training_step(c: &mut Criterion) {
     // A step takes from tens of milliseconds to seconds, so flat sampling runs the same number
     // of iterations per sample instead of criterion's linearly growing counts.
     group.sampling_mode(SamplingMode::Flat);
-    for (n_way, k_shot, q_query) in [(5usize, 1usize, 15usize), (60, 5, 5)] {
-        let (network, mut optimizer) = network_and_optimizer();
+    // The stock-candle backend runs the small shape only: its 60-way step takes seconds.
+    let cases = [
+        ("conv4_adam", Backend::Fsl, (5usize, 1usize, 15usize)),
+        ("conv4_adam", Backend::Fsl, (60, 5, 5)),
+        ("conv4_adam_candle", Backend::Candle, (5, 1, 15)),
+    ];
+    for (name, backend, (n_way, k_shot, q_query)) in cases {
+        let (network, mut optimizer) = network_and_optimizer(backend);
         let episode = seeded_episode(n_way, k_shot, q_query, 10);
         let images = n_way * (k_shot + q_query);
 
         group.throughput(Throughput::Elements(images as u64));
-        let id = BenchmarkId::new("conv4_adam", format!("{n_way}w{k_shot}s{q_query}q"));
+        let id = BenchmarkId::new(name, format!("{n_way}w{k_shot}s{q_query}q"));
         group.bench_function(id, |bencher| {
             bencher.iter(|| {
                 let output = network.episode(black_box(&episode), true).expect("forward pass");
@@ -84,7 +93,7 @@ fn bench_training_step(c: &mut Criterion) {
 }
 
 fn bench_embed(c: &mut Criterion) {
-    let (network, _) = network_and_optimizer();
+    let (network, _) = network_and_optimizer(Backend::Fsl);
     let count = 256usize;
     let images = seeded_images(count, 20);
 

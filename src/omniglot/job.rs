@@ -319,6 +319,7 @@ pub fn model_config(seed: u64, image_size: u32) -> ModelConfig {
         in_channels: 1,
         hidden_channels: 64,
         image_size: image_size as usize,
+        ..Default::default()
     };
     ModelConfig {
         encoder: EncoderConfig::Conv4(conv4),

@@ -9,6 +9,19 @@ use serde::{Deserialize, Serialize};
 use crate::encoder::Encoder;
 use crate::{Error, Result};
 
+/// Which implementation of convolution, batch norm and max pooling a [`Conv4`] runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// The CPU operations of `fsl_layers::ops`, with gradients of their own.
+    #[default]
+    Fsl,
+    /// candle's stock operations and autograd, kept to compare speed and gradients. Its
+    /// max-pool gradient is wrong for tied maxima and for sizes that are not a multiple of the
+    /// stride, so train with [`Backend::Fsl`].
+    Candle,
+}
+
 /// Hyper-parameters of [`Conv4`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conv4Config {
@@ -18,6 +31,9 @@ pub struct Conv4Config {
     pub hidden_channels: usize,
     /// Side of the square input images, in pixels.
     pub image_size: usize,
+    /// Implementation of the layers; configurations saved without it use [`Backend::Fsl`].
+    #[serde(default)]
+    pub backend: Backend,
 }
 
 impl Default for Conv4Config {
@@ -26,6 +42,7 @@ impl Default for Conv4Config {
             in_channels: 1,
             hidden_channels: 64,
             image_size: 28,
+            backend: Backend::Fsl,
         }
     }
 }
@@ -67,18 +84,26 @@ struct Block {
     conv: Conv2d,
     norm: BatchNorm2d,
     pool: MaxPool2d,
+    backend: Backend,
 }
 
 impl Block {
-    fn new(in_channels: usize, out_channels: usize, params: &ParamBuilder) -> Result<Self> {
+    fn new(in_channels: usize, out_channels: usize, backend: Backend, params: &ParamBuilder) -> Result<Self> {
         Ok(Self {
             conv: Conv2d::init(in_channels, out_channels, 3, 1, 1, &params.push("conv"))?,
             norm: BatchNorm2d::new(out_channels, &params.push("bn"))?,
             pool: MaxPool2d::new(2)?,
+            backend,
         })
     }
 
     fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if self.backend == Backend::Candle {
+            let xs = self.conv.forward_candle(xs)?;
+            let xs = self.norm.forward_candle(&xs, train)?;
+            return Ok(self.pool.forward_candle(&xs.relu()?)?);
+        }
+
         let xs = self.conv.forward(xs)?;
         let xs = self.norm.forward(&xs, train)?;
 
@@ -106,6 +131,7 @@ impl Conv4 {
             blocks.push(Block::new(
                 in_channels,
                 config.hidden_channels,
+                config.backend,
                 &params.push(&format!("block{index}")),
             )?);
             in_channels = config.hidden_channels;

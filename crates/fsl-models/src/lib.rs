@@ -20,7 +20,7 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ModelConfig {
-//!     encoder: EncoderConfig::Conv4(Conv4Config { in_channels: 1, hidden_channels: 8, image_size: 16 }),
+//!     encoder: EncoderConfig::Conv4(Conv4Config { in_channels: 1, hidden_channels: 8, image_size: 16, ..Default::default() }),
 //!     seed: 7,
 //! };
 //! let network = PrototypicalNetwork::new(config)?;
@@ -52,7 +52,7 @@ mod source;
 pub mod train;
 
 pub use config::{EncoderConfig, ModelConfig};
-pub use conv4::{Conv4, Conv4Config};
+pub use conv4::{Backend, Conv4, Conv4Config};
 pub use encoder::Encoder;
 pub use error::{Error, Result};
 pub use evaluate::{

@@ -17,6 +17,7 @@ fn config(hidden_channels: usize) -> ModelConfig {
             in_channels: 1,
             hidden_channels,
             image_size: IMAGE_SIZE,
+            ..Default::default()
         }),
         seed: 3,
     }

@@ -17,6 +17,7 @@ fn network(seed: u64) -> PrototypicalNetwork {
             in_channels: 1,
             hidden_channels: 8,
             image_size: IMAGE_SIZE,
+            ..Default::default()
         }),
         seed,
     };

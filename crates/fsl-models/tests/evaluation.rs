@@ -27,6 +27,7 @@ fn untrained_network() -> PrototypicalNetwork {
             in_channels: 1,
             hidden_channels: 8,
             image_size: IMAGE_SIZE,
+            ..Default::default()
         }),
         seed: 21,
     };

@@ -18,6 +18,7 @@ fn network(hidden_channels: usize) -> PrototypicalNetwork {
             in_channels: 1,
             hidden_channels,
             image_size: IMAGE_SIZE,
+            ..Default::default()
         }),
         seed: 17,
     };

@@ -82,6 +82,31 @@ impl BatchNorm2d {
         }
     }
 
+    /// Normalises `xs` with candle's generic tensor operations and their autograd, the stock path
+    /// kept for comparison with [`forward`](Self::forward). Values and running statistics are
+    /// the same, and so are the errors.
+    pub fn forward_candle(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let (batch, channels, height, width) = xs.dims4()?;
+        if !train || batch * height * width < 2 || channels != self.weight.dims1()? {
+            return self.forward(xs, train);
+        }
+
+        let shape = (1, channels, 1, 1);
+        let mean = xs.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
+        let centred = xs.broadcast_sub(&mean)?;
+        let variance = centred.sqr()?.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?;
+        let normalized = centred.broadcast_div(&(&variance + self.eps)?.sqrt()?)?;
+        let ys = normalized
+            .broadcast_mul(&self.weight.reshape(shape)?)?
+            .broadcast_add(&self.bias.reshape(shape)?)?;
+
+        let to_host = |t: &Tensor| -> Result<Vec<f64>> {
+            Ok(t.flatten_all()?.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?)
+        };
+        self.update_running_statistics(&to_host(&mean)?, &to_host(&variance)?, batch * height * width)?;
+        Ok(ys)
+    }
+
     /// Moves the running mean and the unbiased running variance towards the batch statistics.
     fn update_running_statistics(&self, mean: &[f64], variance: &[f64], count: usize) -> Result<()> {
         let correction = count as f64 / (count as f64 - 1.0);

@@ -76,6 +76,16 @@ impl Conv2d {
         &self.weight
     }
 
+    /// Convolves `xs` with candle's own `conv2d` and its gradient, the stock path kept for
+    /// comparison with [`forward`](Self::forward).
+    pub fn forward_candle(&self, xs: &Tensor) -> Result<Tensor> {
+        let ys = xs.conv2d(&self.weight, self.patches.padding, self.patches.stride, 1, 1)?;
+        match &self.bias {
+            Some(bias) => Ok(ys.broadcast_add(&bias.reshape((1, bias.dims1()?, 1, 1))?)?),
+            None => Ok(ys),
+        }
+    }
+
     /// Convolves `xs`.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (batch, channels, height, width) = xs.dims4()?;

@@ -51,6 +51,23 @@ impl MaxPool2d {
         })
     }
 
+    /// Pools `xs` with candle's own `max_pool2d` and its gradient, the stock path kept for
+    /// comparison with [`forward`](Self::forward).
+    ///
+    /// NOTE: candle 0.11.1's gradient scales each window by the fraction of tied maxima and
+    /// places windows by nearest upsampling, which is wrong for ties and for sizes that are not
+    /// a multiple of the stride (Conv-4 on 28x28 pools 7 to 3); only `forward` is correct.
+    pub fn forward_candle(&self, xs: &Tensor) -> Result<Tensor> {
+        if self.padding != (0, 0) {
+            return Err(Error::InvalidArgument {
+                name: "padding",
+                value: format!("{:?}", self.padding),
+                reason: "candle's max_pool2d has no padding; use forward",
+            });
+        }
+        Ok(xs.max_pool2d_with_stride(self.kernel, self.stride)?)
+    }
+
     /// Applies the pooling to an `N x C x H x W` tensor of f32 or f64 values.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (_, _, height, width) = xs.dims4()?;
