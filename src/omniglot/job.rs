@@ -179,9 +179,10 @@ impl OmniglotReport {
                 .map(|(alphabet, characters)| format!("{alphabet} ({characters} characters)"))
                 .collect();
             if !skipped.is_empty() {
+                let verb = if skipped.len() == 1 { "has" } else { "have" };
                 let _ = writeln!(
                     table,
-                    "\n{}: skips {}, which have fewer than {} characters.",
+                    "\n{}: skips {}, which {verb} fewer than {} characters.",
                     protocol.name(),
                     skipped.join(", "),
                     protocol.n_way
@@ -499,11 +500,21 @@ mod tests {
 
         assert!(
             table.contains(
-                "20-way 1-shot (within alphabet): skips Tagalog (17 characters), which have fewer than 20 characters."
+                "20-way 1-shot (within alphabet): skips Tagalog (17 characters), which has fewer than 20 characters."
             ),
             "{table}"
         );
         assert!(!table.contains("Sanskrit (42"), "{table}");
+    }
+
+    #[test]
+    fn table_names_several_skipped_alphabets() {
+        let table = report(&[("Tagalog", 17), ("Tiny", 3)]).table();
+
+        assert!(
+            table.contains("skips Tagalog (17 characters), Tiny (3 characters), which have fewer than 20"),
+            "{table}"
+        );
     }
 
     #[test]
