@@ -55,6 +55,40 @@ impl LoaderConfig {
     fn augments(&self) -> bool {
         self.augmenter.is_some() || self.query_augmenter.is_some()
     }
+
+    /// Returns the pixels of one support or query image, augmented with a generator seeded by
+    /// `seed` when an augmenter applies, then resized.
+    pub(crate) fn image_pixels(&self, image: &GrayImage, query: bool, seed: u64) -> Vec<f32> {
+        let size = self.image_size;
+        match self.augmenter_for(query) {
+            Some(augmenter) => {
+                let mut rng = StdRng::seed_from_u64(seed);
+                gray_to_f32(&augmenter.augment(image, &mut rng), size, size, self.invert)
+            }
+            None => gray_to_f32(image, size, size, self.invert),
+        }
+    }
+}
+
+/// Stacks the pixels of an episode's support images followed by its query images into an
+/// [`EpisodeBatch`] of `image_size` x `image_size` single-channel images.
+pub(crate) fn episode_batch<L>(
+    episode: crate::episode::Episode<L>,
+    pixels: Vec<f32>,
+    image_size: u32,
+    device: &Device,
+) -> Result<EpisodeBatch> {
+    let side = image_size as usize;
+    let (support_count, query_count) = (episode.support.len(), episode.query.len());
+    let all = Tensor::from_vec(pixels, (support_count + query_count, 1, side, side), device)?;
+
+    Ok(EpisodeBatch {
+        support: all.narrow(0, 0, support_count)?,
+        support_labels: episode.support_labels,
+        query: all.narrow(0, support_count, query_count)?,
+        query_labels: episode.query_labels,
+        n_way: episode.class_ids.len(),
+    })
 }
 
 impl std::fmt::Debug for LoaderConfig {
@@ -185,43 +219,24 @@ impl EpisodeLoader {
     /// Builds the tensors of episode `index`.
     pub fn episode(&self, index: u64) -> Result<EpisodeBatch> {
         let episode = self.sampler.episode(self.sampler_seed, index);
-        let n_way = episode.class_ids.len();
 
         let items: Vec<usize> = episode.support.iter().chain(&episode.query).copied().collect();
         let pixels = self.pixels(&items, episode.support.len(), index);
-        let side = self.config.image_size as usize;
-        let all = Tensor::from_vec(pixels, (items.len(), 1, side, side), &self.device)?;
-
-        let support = all.narrow(0, 0, episode.support.len())?;
-        let query = all.narrow(0, episode.support.len(), episode.query.len())?;
-        Ok(EpisodeBatch {
-            support,
-            support_labels: episode.support_labels,
-            query,
-            query_labels: episode.query_labels,
-            n_way,
-        })
+        episode_batch(episode, pixels, self.config.image_size, &self.device)
     }
 
     /// Returns the pixels of `items`, augmented and resized, concatenated in order; the first
     /// `support_count` items are support images, the others queries.
     fn pixels(&self, items: &[usize], support_count: usize, episode_index: u64) -> Vec<f32> {
-        let size = self.config.image_size;
         let per_item: Vec<Vec<f32>> = match &self.resized {
             Some(resized) => items.iter().map(|&item| resized[item].clone()).collect(),
             None => items
                 .par_iter()
                 .enumerate()
                 .map(|(position, &item)| {
-                    let image = &self.images[item];
-                    match self.config.augmenter_for(position >= support_count) {
-                        Some(augmenter) => {
-                            let mut rng =
-                                StdRng::seed_from_u64(item_seed(self.config.seed, episode_index, position as u64));
-                            gray_to_f32(&augmenter.augment(image, &mut rng), size, size, self.config.invert)
-                        }
-                        None => gray_to_f32(image, size, size, self.config.invert),
-                    }
+                    let seed = item_seed(self.config.seed, episode_index, position as u64);
+                    self.config
+                        .image_pixels(&self.images[item], position >= support_count, seed)
                 })
                 .collect(),
         };

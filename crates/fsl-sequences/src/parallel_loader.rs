@@ -12,17 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use fsl_datasets::AnnotationTable;
-use fsl_datasets::decode::{decode_row, gray_to_f32};
+use fsl_datasets::decode::decode_row;
 use fsl_layers::EpisodeBatch;
 use image::GrayImage;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 use crate::episode::Episode;
 use crate::error::{Error, Result};
-use crate::loader::LoaderConfig;
+use crate::loader::{LoaderConfig, episode_batch};
 use crate::seed;
 use crate::sequence::Sequence;
 
@@ -396,24 +394,9 @@ where
         }
 
         let image = images.image(item)?;
-        let image = match config.augmenter_for(position >= episode.support.len()) {
-            Some(augmenter) => {
-                let mut rng = StdRng::seed_from_u64(seed::mix(&[config.seed, epoch, index as u64, position as u64]));
-                Cow::Owned(augmenter.augment(&image, &mut rng))
-            }
-            None => image,
-        };
-        pixels.extend(gray_to_f32(&image, size, size, config.invert));
+        let seed = seed::mix(&[config.seed, epoch, index as u64, position as u64]);
+        pixels.extend(config.image_pixels(&image, position >= episode.support.len(), seed));
     }
 
-    let all = Tensor::from_vec(pixels, (items.len(), 1, side, side), &Device::Cpu)?;
-    let support = all.narrow(0, 0, episode.support.len())?;
-    let query = all.narrow(0, episode.support.len(), episode.query.len())?;
-    Ok(EpisodeBatch {
-        support,
-        support_labels: episode.support_labels,
-        query,
-        query_labels: episode.query_labels,
-        n_way: episode.class_ids.len(),
-    })
+    episode_batch(episode, pixels, config.image_size, &Device::Cpu)
 }

@@ -1,5 +1,25 @@
 //! Learnt kernels: small networks that score a pair of embeddings, trained with the encoder.
 
+/// Implements [`Kernel`] for a learnt kernel whose value is the sigmoid of its logits, on pairs
+/// and on every pair of two sets alike.
+macro_rules! sigmoid_kernel {
+    ($kernel:ty) => {
+        impl $crate::kernel::Kernel for $kernel {
+            fn pairs(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+                Ok(candle_nn::ops::sigmoid(&self.logits(x, y)?)?)
+            }
+
+            fn is_distance(&self) -> bool {
+                false
+            }
+
+            fn pairwise(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+                Ok(candle_nn::ops::sigmoid(&self.pairwise_logits(a, b)?)?)
+            }
+        }
+    };
+}
+
 mod dense;
 mod dense_sigmoid;
 mod learnt_norms;

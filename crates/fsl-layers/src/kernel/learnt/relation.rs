@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::dense::{Dense, check_chain};
 use super::{LearntKernel, LogitsOf, check_embedding_size, check_positive};
-use crate::kernel::{Kernel, PAIRS_PER_CHUNK, check_pairs_shapes, check_pairwise_shapes, pairwise_in_chunks};
+use crate::kernel::{PAIRS_PER_CHUNK, check_pairs_shapes, check_pairwise_shapes, pairwise_in_chunks};
 use crate::params::ParamBuilder;
 use crate::{Error, Result};
 
@@ -109,16 +109,4 @@ impl LearntKernel for RelationModule {
     }
 }
 
-impl Kernel for RelationModule {
-    fn pairs(&self, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::sigmoid(&self.logits(x, y)?)?)
-    }
-
-    fn is_distance(&self) -> bool {
-        false
-    }
-
-    fn pairwise(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::sigmoid(&self.pairwise_logits(a, b)?)?)
-    }
-}
+sigmoid_kernel!(RelationModule);
