@@ -33,7 +33,7 @@ fn stroke_image() -> GrayImage {
     })
 }
 
-/// Builds a seeded noisy colour gradient, so no operation sees a constant image.
+/// Builds a seeded noisy colour gradient, so no operation receives a constant image.
 fn photo_image() -> RgbImage {
     let mut rng = StdRng::seed_from_u64(17);
     let (width, height) = NATURAL_INPUT;

@@ -31,7 +31,7 @@ NATURAL_SIDE = 224
 
 
 def stroke_image():
-    """A ring and a bar of black strokes on white, like the Rust benchmark's input."""
+    """Return a ring and a bar of black strokes on white, like the Rust benchmark's input."""
     y, x = np.mgrid[0:OMNIGLOT_SIDE, 0:OMNIGLOT_SIDE].astype(np.float32)
     centre = OMNIGLOT_SIDE / 2.0
     ring = np.abs(np.hypot(x - centre, y - centre) - 30.0) < 1.5
@@ -40,7 +40,7 @@ def stroke_image():
 
 
 def photo_image():
-    """A seeded noisy colour gradient of the natural benchmark's input size."""
+    """Return a seeded noisy colour gradient of the natural benchmark's input size."""
     width, height = NATURAL_INPUT
     rng = np.random.default_rng(17)
     y, x = np.mgrid[0:height, 0:width]

@@ -170,7 +170,7 @@ impl OmniglotReport {
         }
 
         // A within-alphabet episode needs n_way characters of one alphabet, so smaller
-        // alphabets take no part in that row; say which, since the row's name does not.
+        // alphabets take no part in that row. The table names them because the row's name does not.
         for (protocol, _) in self.results.iter().filter(|(protocol, _)| protocol.within_alphabet) {
             let skipped: Vec<String> = self
                 .eval_alphabet_sizes
@@ -495,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn table_names_alphabets_too_small_for_within_alphabet_episodes() {
+    fn table_names_skipped_alphabet() {
         let table = report(&[("Sanskrit", 42), ("Tagalog", 17)]).table();
 
         assert!(
@@ -518,7 +518,7 @@ mod tests {
     }
 
     #[test]
-    fn table_has_no_skip_line_when_every_alphabet_is_large_enough() {
+    fn table_without_skipped_alphabets() {
         let table = report(&[("Sanskrit", 42), ("Japanese_(katakana)", 47)]).table();
 
         assert!(!table.contains("skips"), "{table}");

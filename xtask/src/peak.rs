@@ -145,7 +145,7 @@ mod x86 {
         accumulators
             .iter()
             .map(|&a| {
-                // SAFETY: `lanes` holds exactly the 8 f32 values one 256-bit store writes.
+                // SAFETY: `lanes` contains exactly the 8 f32 values one 256-bit store writes.
                 unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), a) };
                 lanes.iter().sum::<f32>()
             })

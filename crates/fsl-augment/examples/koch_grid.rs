@@ -8,7 +8,7 @@
 //! ```
 //!
 //! The character is the first PNG in `images_background_small1.zip` under the folder named by
-//! `FSL_DATA_DIR` (default `/work/shared/data/omniglot`).
+//! `FSL_DATA_DIR` (default: `shared/data/omniglot` beside the repository).
 
 use std::error::Error;
 use std::io::Read;
@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 const ARCHIVE: &str = "images_background_small1.zip";
-const DEFAULT_DATA_DIR: &str = "/work/shared/data/omniglot";
+const DEFAULT_DATA_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/omniglot");
 const COLUMNS: u32 = 8;
 const ROWS: u32 = 4;
 /// Gray gap between cells, in pixels.
@@ -49,7 +49,7 @@ fn read_first_character() -> Result<(String, GrayImage), Box<dyn Error>> {
     let path = data_dir.join(ARCHIVE);
     let file = std::fs::File::open(&path).map_err(|error| {
         format!(
-            "cannot open the Omniglot archive {}: {error}; set FSL_DATA_DIR to the folder holding {ARCHIVE}",
+            "cannot open the Omniglot archive {}: {error}; set FSL_DATA_DIR to the folder containing {ARCHIVE}",
             path.display()
         )
     })?;

@@ -10,7 +10,7 @@ use image::{Rgb, RgbImage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-/// A pipeline that uses every augmenter of the crate once.
+/// Builds a pipeline that uses every augmenter of the crate once.
 fn every_augmenter() -> AugmenterConfig {
     AugmenterConfig::Sequence {
         steps: vec![

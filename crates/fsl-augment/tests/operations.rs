@@ -16,7 +16,7 @@ fn rng() -> StdRng {
     StdRng::seed_from_u64(0)
 }
 
-/// A 4x3 image numbered 1 to 12 row by row.
+/// Returns a 4x3 image numbered 1 to 12 row by row.
 fn numbered() -> GrayImage {
     gray(4, 3, &(1..=12).collect::<Vec<u8>>())
 }

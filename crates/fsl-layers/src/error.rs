@@ -45,7 +45,7 @@ pub enum Error {
     #[error("the support-set classifier has no support set; call `set_support` with labelled embeddings first")]
     EmptySupport,
 
-    /// An input holds NaN or an infinity.
+    /// An input contains NaN or an infinity.
     #[error(
         "{name} contains a non-finite value (NaN or infinity) in row {row}; check the encoder's output for that item"
     )]

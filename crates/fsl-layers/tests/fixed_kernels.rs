@@ -105,7 +105,8 @@ fn cosine_similarity_handles_zero_and_tiny_vectors() {
             CosineSimilarity.pairwise(&x, &y).unwrap().to_vec2::<f32>().unwrap()[0][0],
             CosineSimilarity.pairs(&x, &y).unwrap().to_vec1::<f32>().unwrap()[0],
         ] {
-            assert!(value.is_finite() && value.abs() <= 1.0, "{x} {y}: {value}");
+            assert!(value.is_finite(), "{x} {y}: {value}");
+            assert!(value.abs() <= 1.0, "{x} {y}: {value}");
             assert!((value - expected).abs() < 1e-6, "{x} {y}: {value}, expected {expected}");
         }
     }
@@ -207,7 +208,7 @@ fn zero_chunk_size_is_rejected() {
     assert!(error.to_string().contains("max_pairs"), "{error}");
 }
 
-/// One NaN embedding gives NaN distances in its own row and column only; every other pair keeps
+/// One NaN embedding gives NaN distances in its own row and column only. Every other pair keeps
 /// its value, also through the shared centre of the squared-l2 identity.
 #[test]
 fn nan_row_stays_in_its_own_pairs() {

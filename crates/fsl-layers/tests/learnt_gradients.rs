@@ -15,7 +15,7 @@ const LABELS: [u32; 5] = [0, 1, 0, 2, 1];
 
 type Loss = fn(&Tensor, &Tensor) -> fsl_layers::Result<Tensor>;
 
-/// The losses of a Gram matrix of similarities in [0, 1]. The triplet and contrastive losses
+/// Returns the losses of a Gram matrix of similarities in [0, 1]. The triplet and contrastive losses
 /// take distances, given here as `1 - similarity`.
 fn losses() -> Vec<(&'static str, Loss)> {
     vec![

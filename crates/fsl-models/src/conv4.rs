@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::encoder::Encoder;
 use crate::{Error, Result};
 
-/// Which implementation of convolution, batch norm and max pooling a [`Conv4`] runs.
+/// The implementation of convolution, batch norm and max pooling that a [`Conv4`] runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {

@@ -235,7 +235,7 @@ pub fn evaluate_embedded(
 /// Checks that an episode of item indices can be scored.
 ///
 /// A class without support items has no prototype, and a query label of `n_way` or more could
-/// never be predicted; naming the episode here is clearer than the layer's error.
+/// never be predicted. Naming the episode here is clearer than the layer's error.
 fn check_index_episode(index: usize, items: &IndexEpisode) -> Result<()> {
     let invalid = |reason: String| Error::InvalidConfig {
         name: "episode",

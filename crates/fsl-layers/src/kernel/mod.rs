@@ -106,7 +106,7 @@ impl<K: Kernel + ?Sized> Kernel for std::sync::Arc<K> {
 /// most `max_pairs` pairs materialised at once.
 ///
 /// Each block takes as many rows of `a` as fit (at least one) and repeats them against every row
-/// of `b`; the blocks' results are concatenated, so gradients flow as in a single evaluation.
+/// of `b`. The blocks' results are concatenated, so gradients flow as in a single evaluation.
 pub fn pairwise_in_chunks<K: Kernel + ?Sized>(kernel: &K, a: &Tensor, b: &Tensor, max_pairs: usize) -> Result<Tensor> {
     check_pairwise_shapes("pairwise kernel", a, b)?;
     if max_pairs == 0 {

@@ -93,7 +93,7 @@ pub(crate) fn adjacency(labels: &Tensor) -> Result<Tensor> {
     Ok(labels.matmul(&labels.t()?)?)
 }
 
-/// A scalar 0 that depends on `like`, so that `backward` gives `like` a zero gradient rather than
+/// Returns a scalar 0 that depends on `like`, so that `backward` gives `like` a zero gradient rather than
 /// none, even when `like` contains infinities.
 pub(crate) fn zero_loss(like: &Tensor) -> Result<Tensor> {
     let never = like.zeros_like()?.to_dtype(DType::U8)?;
@@ -107,7 +107,7 @@ fn float_dtype(operation: &'static str, tensor: &Tensor) -> Result<()> {
     }
 }
 
-/// Returns an [`Error::NonFinite`] naming the first row of `rows` that holds NaN or an infinity.
+/// Returns an [`Error::NonFinite`] naming the first row of `rows` that contains NaN or an infinity.
 ///
 /// Mining and argmax-style decisions compare values on the host, where NaN compares false with
 /// everything and would pass for a valid choice.

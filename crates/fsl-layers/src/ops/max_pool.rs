@@ -55,8 +55,9 @@ impl MaxPool2d {
     /// comparison with [`forward`](Self::forward).
     ///
     /// NOTE: candle 0.11.1's gradient scales each window by the fraction of tied maxima and
-    /// places windows by nearest upsampling, which is wrong for ties and for sizes that are not
-    /// a multiple of the stride (Conv-4 on 28x28 pools 7 to 3); only `forward` is correct.
+    /// places windows by nearest upsampling. Both are wrong: the first for ties, the second for
+    /// sizes that are not a multiple of the stride (Conv-4 on 28x28 pools 7 to 3). Only
+    /// `forward` has the correct gradient.
     pub fn forward_candle(&self, xs: &Tensor) -> Result<Tensor> {
         if self.padding != (0, 0) {
             return Err(Error::InvalidArgument {

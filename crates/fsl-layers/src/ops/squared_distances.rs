@@ -3,8 +3,8 @@
 //! Written with generic tensor operations, `|a|² + |b|² - 2 a·bᵀ` on centred inputs takes a
 //! dozen passes over the inputs and the `A x B` output besides the matrix product, and those
 //! passes cost as much as the product itself. Here the centring and the norms take one pass per
-//! input, the norms are written into the output, the product is accumulated on top of them by
-//! `gemm` with the factor -2, and one last pass clamps rounding errors below zero.
+//! input, and the norms are written into the output. `gemm` then accumulates the product on top
+//! of them with the factor -2, and one last pass clamps rounding errors below zero.
 //!
 //! Backward, with `G` the upstream gradient masked to the positive distances:
 //! `∂a = 2 (rowsum(G) ⊙ a - G b)` and `∂b = 2 (colsum(G) ⊙ b - Gᵀ a)`, on the centred inputs,
@@ -90,9 +90,9 @@ fn column_means<T: WithDType>(values: &[T], dim: usize) -> Vec<T> {
 pub(crate) fn finite_column_mean(b: &Tensor) -> candle_core::Result<Tensor> {
     // x·0 is 0 exactly for finite x and NaN for NaN and infinities.
     let finite = b.affine(0.0, 0.0)?.eq(0.0)?;
-    let kept = finite.where_cond(b, &b.zeros_like()?)?;
+    let finite_values = finite.where_cond(b, &b.zeros_like()?)?;
     let counts = finite.to_dtype(b.dtype())?.sum_keepdim(0)?.maximum(1.0)?;
-    kept.sum_keepdim(0)?.broadcast_div(&counts)
+    finite_values.sum_keepdim(0)?.broadcast_div(&counts)
 }
 
 /// Subtracts `centre` from every row; returns the centred rows and their squared norms.

@@ -7,7 +7,7 @@ use crate::{Error, Result};
 
 /// Computes the mean embedding of every class: `(Yᵀ normalised per column) · embeddings`.
 ///
-/// `embeddings` is `S x D`, `labels` holds one class code in `0..n_classes` per row. The result is
+/// `embeddings` is `S x D`, `labels` contains one class code in `0..n_classes` per row. The result is
 /// `n_classes x D`. A class without support items is an [`Error::EmptyClass`]: a zero row in its
 /// place would be a fake prototype at the origin that attracts queries. [`prototypes`] keeps only
 /// the classes present instead.

@@ -6,7 +6,7 @@ use super::centroids::centroids;
 use crate::Result;
 use crate::kernel::Kernel;
 
-/// What [`CentroidsMatrix`] applies to its `Q x C` kernel values.
+/// The function [`CentroidsMatrix`] applies to its `Q x C` kernel values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Activation {
     /// The kernel values themselves.
@@ -21,8 +21,8 @@ pub enum Activation {
 
 /// Kernel values between queries and the centroid of every class of a support set.
 ///
-/// The support set `S x D` with its labels gives `C` prototypes (the mean embedding of each
-/// class, see [`centroids`]); the layer returns the `Q x C` kernel values of the queries against
+/// The support set `S x D` with its labels gives `C` prototypes, the mean embedding of each
+/// class (see [`centroids`]). The layer returns the `Q x C` kernel values of the queries against
 /// them, with an optional [`Activation`]. Every class must have a support item: an absent class is
 /// an [`crate::Error::EmptyClass`], never a zero prototype.
 #[derive(Debug, Clone, Copy, Default)]

@@ -26,7 +26,7 @@ pub struct Prediction<L> {
 /// The support set contains embeddings with label names of any type `L` (strings, ids). It can be
 /// set, extended with new items or classes, and have some classes' items replaced, without
 /// touching the encoder: adding a class at serving time is adding its embeddings. The score of a
-/// query for a class is the mean kernel value over that class's support items; the best class is
+/// query for a class is the mean kernel value over that class's support items. The best class has
 /// the smallest mean for a distance kernel and the largest for a similarity.
 ///
 /// ```

@@ -145,7 +145,7 @@ fn check_positive(name: &'static str, value: usize) -> Result<()> {
     Ok(())
 }
 
-/// Checks that two inputs have embeddings of size `dim` along their second axis, which holds the
+/// Checks that two inputs have embeddings of size `dim` along their second axis, which contains the
 /// columns of a matrix and the channels of feature maps. `weight` is the parameter that fixes `dim`.
 fn check_embedding_size(
     operation: &'static str,
