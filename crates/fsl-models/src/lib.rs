@@ -1,6 +1,8 @@
 //! Encoders, prototypical networks, episodic training, evaluation and checkpoints.
 //!
 //! - [`Conv4`]: the four-block convolutional encoder used throughout the few-shot literature.
+//! - [`encoders`]: KochNet, BasicCNN, SingleConv2D, Darknet-7, Darknet-53 and ResNet-12, each
+//!   selected by a variant of [`EncoderConfig`] and built by [`EncoderConfig::build`].
 //! - [`PrototypicalNetwork`]: an encoder plus squared-l2 distances to class prototypes.
 //! - [`train()`]: Adam on episodes from any [`EpisodeSource`], with validation and a [`History`]
 //!   that writes CSV and a training-curve PNG.
@@ -42,6 +44,7 @@
 mod config;
 mod conv4;
 mod encoder;
+pub mod encoders;
 mod error;
 pub mod evaluate;
 mod font;
@@ -54,6 +57,10 @@ pub mod train;
 pub use config::{EncoderConfig, ModelConfig};
 pub use conv4::{Backend, Conv4, Conv4Config};
 pub use encoder::Encoder;
+pub use encoders::{
+    BasicCnn, BasicCnnConfig, Darknet7, Darknet7Config, Darknet53, Darknet53Config, KochNet, KochNetConfig, ResNet12,
+    ResNet12Config, SingleConv2d, SingleConv2dConfig,
+};
 pub use error::{Error, Result};
 pub use evaluate::{
     EvaluationReport, IndexEpisode, OneShotReport, OneShotRunImages, embed_all, evaluate, evaluate_embedded,

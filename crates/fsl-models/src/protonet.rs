@@ -7,8 +7,7 @@ use candle_core::{DType, Device, Tensor};
 use fsl_layers::params::ParamStore;
 use fsl_layers::{EpisodeBatch, Kernel, SquaredL2, centroids, metrics, prototypical_loss};
 
-use crate::config::{EncoderConfig, ModelConfig};
-use crate::conv4::Conv4;
+use crate::config::ModelConfig;
 use crate::encoder::Encoder;
 use crate::{Error, Result};
 
@@ -35,9 +34,7 @@ impl PrototypicalNetwork {
     /// Builds a freshly initialised network on the CPU.
     pub fn new(config: ModelConfig) -> Result<Self> {
         let params = ParamStore::new(config.seed, DType::F32, &Device::Cpu);
-        let encoder: Box<dyn Encoder> = match &config.encoder {
-            EncoderConfig::Conv4(conv4) => Box::new(Conv4::new(conv4.clone(), &params.builder().push("encoder"))?),
-        };
+        let encoder: Box<dyn Encoder> = config.encoder.build(&params.builder().push("encoder"))?;
         Ok(Self {
             config,
             params,
