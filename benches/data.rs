@@ -2,17 +2,23 @@
 //!
 //! Sizes follow Omniglot: a background alphabet split has classes of 20 drawings each, and every
 //! drawing is a 105x105 black-on-white image that the models see as 28x28 f32 values.
+//!
+//! The `read_decode` group reads `images_background_small1.zip` from `FSL_DATA_DIR`, or from
+//! `../shared/data/omniglot` beside the repository, and panics with instructions when it is
+//! missing.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::hint::black_box;
 use std::io::Cursor;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use fsl::augment::{Affine, Augmenter};
-use fsl::datasets::decode::{decode_luma8, gray_to_f32};
+use fsl::datasets::decode::{DecodeOptions, decode_image, decode_luma8, decode_table, gray_to_f32};
+use fsl::datasets::omniglot;
 use fsl::sequences::{EpisodeSampler, EpisodeSpec, SamplerOptions};
 use image::{GrayImage, ImageFormat, Luma};
 use rand::SeedableRng;
@@ -99,11 +105,61 @@ fn bench_decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// Returns the small background archive, panicking with instructions when it is missing.
+fn omniglot_small1() -> PathBuf {
+    let folder = match std::env::var_os("FSL_DATA_DIR") {
+        Some(folder) => PathBuf::from(folder),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/omniglot"),
+    };
+    let archive = folder.join("images_background_small1.zip");
+    assert!(
+        archive.is_file(),
+        "{} not found: set FSL_DATA_DIR to the folder that contains images_background_small1.zip",
+        archive.display()
+    );
+    archive
+}
+
+fn bench_read_decode(c: &mut Criterion) {
+    let archive = omniglot_small1();
+    let table = omniglot::load(&archive).expect("a readable Omniglot archive");
+    // Every fifth image, 544 of the 2720, spread over all alphabets.
+    let rows: Vec<usize> = (0..table.num_rows()).step_by(5).collect();
+    let options = DecodeOptions::new(MODEL_SIDE, MODEL_SIDE).with_invert(true);
+
+    let mut group = c.benchmark_group("read_decode");
+    group.throughput(Throughput::Elements(table.num_rows() as u64));
+    group.bench_function("omniglot_zip_load/small1", |bencher| {
+        bencher.iter(|| omniglot::load(black_box(&archive)).expect("a readable Omniglot archive"));
+    });
+
+    // One thread: the same per-image work as `decode_table`, in a plain loop.
+    group.throughput(Throughput::Elements(rows.len() as u64));
+    let id = BenchmarkId::new("omniglot_png_to_f32_28x28", "1_thread");
+    group.bench_function(id, |bencher| {
+        bencher.iter(|| {
+            let mut values = Vec::with_capacity(rows.len() * options.values_per_image());
+            for &row in &rows {
+                let bytes = table.image_bytes(row).expect("image bytes in the table");
+                values.extend(decode_image(&bytes, "row", None, &options).expect("a valid PNG"));
+            }
+            values
+        });
+    });
+
+    // rayon's global pool has one thread per core unless RAYON_NUM_THREADS sets another count.
+    let id = BenchmarkId::new("omniglot_png_to_f32_28x28", "parallel");
+    group.bench_function(id, |bencher| {
+        bencher.iter(|| decode_table(&table, black_box(&rows), &options).expect("valid PNGs"));
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     // Small defaults keep a full `cargo bench` within minutes on two cores. Command-line
     // options such as `--measurement-time` override them.
     config = Criterion::default().sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
-    targets = bench_sampler, bench_augment, bench_decode
+    targets = bench_sampler, bench_augment, bench_decode, bench_read_decode
 }
 criterion_main!(benches);

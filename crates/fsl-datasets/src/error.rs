@@ -82,6 +82,28 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// Two rows have equal values in columns that must identify a row, for example the same
+    /// image bytes in two combined sources.
+    #[error(
+        "rows {first_row} and {duplicate_row} have the same {columns:?}; remove one with \
+         AnnotationTable::drop_duplicates or fix the source"
+    )]
+    DuplicateRow {
+        /// The key columns.
+        columns: Vec<String>,
+        /// The first row with the key.
+        first_row: usize,
+        /// A later row with the same key.
+        duplicate_row: usize,
+    },
+
+    /// No cache folder is configured and none can be derived from the environment.
+    #[error(
+        "no cache folder: neither XDG_CACHE_HOME nor HOME is set to an absolute path; \
+         pass a folder to ParquetCache::new"
+    )]
+    NoCacheFolder,
+
     /// An Arrow compute kernel failed.
     #[error("arrow error: {0}")]
     Arrow(#[from] ArrowError),
@@ -149,18 +171,43 @@ pub enum Error {
         reason: String,
     },
 
-    /// A downloaded or cached file does not have the expected SHA-256 digest.
-    #[error("checksum mismatch for {source_name}: expected sha256 {expected}, got {actual}")]
+    /// A downloaded or cached file does not have the expected digest.
+    #[error("checksum mismatch for {source_name}: expected {algorithm} {expected}, got {actual}")]
     ChecksumMismatch {
         /// The URL or file that was checked.
         source_name: String,
+        /// The hash function, `sha256` or `md5`.
+        algorithm: &'static str,
         /// The expected hex digest.
         expected: String,
         /// The digest of the received bytes.
         actual: String,
     },
 
-    /// An HTTP server returned a status other than 200.
+    /// A crop box is malformed or does not fit inside its image.
+    #[error("invalid crop box for {source_name}: {reason}")]
+    InvalidCrop {
+        /// The file name or table row of the image.
+        source_name: String,
+        /// The box, the image size and the expected form.
+        reason: String,
+    },
+
+    /// A dataset file such as an MNIST idx file or a CIFAR-10 batch is truncated or malformed.
+    #[error("invalid dataset file {}: {reason}", path.display())]
+    InvalidFile {
+        /// The file.
+        path: PathBuf,
+        /// The problem and the expected format.
+        reason: String,
+    },
+
+    /// Building a tensor failed.
+    #[cfg(feature = "vision-datasets")]
+    #[error("tensor error: {0}")]
+    Tensor(#[from] candle_core::Error),
+
+    /// An HTTP server returned a status other than 200 (or 206 for a resumed download).
     #[error("download of {url} failed with HTTP status {status}")]
     HttpStatus {
         /// The requested URL.

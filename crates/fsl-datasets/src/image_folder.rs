@@ -24,8 +24,8 @@ pub const SPLIT: &str = "split";
 /// directly but some of their subfolders do, and `root/<class>/<image>` otherwise (images
 /// deeper than one folder are then ignored). Classes and images are sorted byte-wise. Hidden
 /// files and folders (`.DS_Store`, `.ipynb_checkpoints`, AppleDouble `._x` files) and files
-/// with other extensions are skipped, and so are class folders without images, with a warning.
-/// Images are not decoded here.
+/// with other extensions are skipped, and their number is logged. Class folders without images
+/// are skipped with a warning. Images are not decoded here.
 ///
 /// # Errors
 ///
@@ -36,10 +36,11 @@ pub fn load(root: &Path) -> Result<AnnotationTable> {
         return Err(Error::NotFound { path: root.to_owned() });
     }
 
-    let top = subfolders(root)?;
+    let mut skipped = Skipped::default();
+    let top = subfolders(root, &mut skipped)?;
     let mut direct = Vec::new();
     for name in &top {
-        direct.push((name.clone(), images(&root.join(name))?));
+        direct.push((name.clone(), images(&root.join(name), &mut skipped)?));
     }
 
     let mut rows: Vec<(Option<String>, String, String)> = Vec::new();
@@ -50,14 +51,20 @@ pub fn load(root: &Path) -> Result<AnnotationTable> {
         }
     } else {
         for split in &top {
-            for class in subfolders(&root.join(split))? {
-                let files = images(&root.join(split).join(&class))?;
+            for class in subfolders(&root.join(split), &mut skipped)? {
+                let files = images(&root.join(split).join(&class), &mut skipped)?;
                 add_class(&mut rows, Some(split), &class, files, root);
             }
         }
     }
 
     if rows.is_empty() {
+        tracing::warn!(
+            root = %root.display(),
+            skipped_hidden = skipped.hidden,
+            skipped_non_image = skipped.non_image,
+            "image folder has no images"
+        );
         return Err(Error::NoImages {
             path: root.to_owned(),
             expected: format!(
@@ -72,6 +79,8 @@ pub fn load(root: &Path) -> Result<AnnotationTable> {
         root = %root.display(),
         images = table.num_rows(),
         classes = table.value_counts(LABEL)?.len(),
+        skipped_hidden = skipped.hidden,
+        skipped_non_image = skipped.non_image,
         "scanned image folder"
     );
     Ok(table.with_root(root.to_owned()))
@@ -122,22 +131,33 @@ fn build_table(rows: Vec<(Option<String>, String, String)>, with_split: bool) ->
     AnnotationTable::from_record_batch(batch)
 }
 
+/// Counts of the entries a scan ignored, for the log.
+#[derive(Default)]
+struct Skipped {
+    /// Hidden files and folders, counted where the scan met them.
+    hidden: usize,
+    /// Files whose extension is not an image extension, in the folders scanned for images.
+    non_image: usize,
+}
+
 /// Returns the sorted names of the non-hidden folders in `folder`.
-fn subfolders(folder: &Path) -> Result<Vec<String>> {
-    let mut names = list(folder, true)?;
+fn subfolders(folder: &Path, skipped: &mut Skipped) -> Result<Vec<String>> {
+    let mut names = list(folder, true, skipped)?;
     names.sort();
     Ok(names)
 }
 
 /// Returns the sorted names of the non-hidden image files in `folder`.
-fn images(folder: &Path) -> Result<Vec<String>> {
-    let mut names = list(folder, false)?;
+fn images(folder: &Path, skipped: &mut Skipped) -> Result<Vec<String>> {
+    let mut names = list(folder, false, skipped)?;
+    let listed = names.len();
     names.retain(|name| has_extension(name, &EXTENSIONS));
+    skipped.non_image += listed - names.len();
     names.sort();
     Ok(names)
 }
 
-fn list(folder: &Path, folders: bool) -> Result<Vec<String>> {
+fn list(folder: &Path, folders: bool, skipped: &mut Skipped) -> Result<Vec<String>> {
     let listing = std::fs::read_dir(folder).map_err(|source| Error::io("list folder", folder, source))?;
 
     let mut names = Vec::new();
@@ -145,6 +165,12 @@ fn list(folder: &Path, folders: bool) -> Result<Vec<String>> {
         let item = item.map_err(|source| Error::io("list folder", folder, source))?;
         let name = item.file_name().to_string_lossy().into_owned();
         if is_junk(&name) {
+            // Each folder is listed twice, once for subfolders and once for files, so each
+            // listing counts only its own kind.
+            let path = item.path();
+            if path.is_dir() == folders {
+                skipped.hidden += 1;
+            }
             continue;
         }
         let path = item.path();

@@ -9,15 +9,19 @@
 //! | Module | Contents |
 //! |---|---|
 //! | [`table`] | [`AnnotationTable`] and its column names |
-//! | [`parquet`] | atomic Parquet writing, reading of every pyarrow string and binary encoding |
-//! | [`decode`] | PNG/JPEG bytes to grayscale images and `f32` pixel values |
+//! | [`parquet`] | atomic Parquet writing, reading of every pyarrow string and binary encoding, by row group or whole |
+//! | [`cache`] | a source converted to Parquet once and reused while its files are unchanged |
+//! | [`decode`] | PNG/JPEG bytes to grayscale or RGB `f32` values: crop, resize filter, parallel batches |
 //! | [`omniglot`] | the Omniglot archives: loading, and (feature `download`) verified download |
 //! | [`one_shot_runs`] | the official 20-way one-shot runs |
 //! | [`image_folder`] | `root/<class>/<image>` folders |
+//! | `vision` | (feature `vision-datasets`) MNIST and CIFAR-10 from their local files |
 //!
 //! Features: `download` (default) enables HTTPS download of the Omniglot archives through
-//! `ureq`. `vision-datasets` re-exports the MNIST and CIFAR loaders of `candle-datasets` as
-//! `fsl_datasets::vision`, which brings an HTTP stack.
+//! `ureq`, with checksum verification, resumable partial files and a progress bar.
+//! `vision-datasets` adds `fsl_datasets::vision`: MNIST and CIFAR-10 read from their standard
+//! local files into `candle-datasets` tensors, plus the candle-datasets loaders, which bring
+//! an HTTP stack.
 //!
 //! # Example
 //!
@@ -59,6 +63,7 @@
 //! ```
 
 mod atomic;
+pub mod cache;
 pub mod decode;
 mod error;
 pub mod image_folder;
@@ -72,6 +77,5 @@ pub mod table;
 pub use error::{Error, Result};
 pub use table::AnnotationTable;
 
-/// MNIST and CIFAR loaders of `candle-datasets`, re-exported unchanged.
 #[cfg(feature = "vision-datasets")]
-pub use candle_datasets::vision;
+pub mod vision;

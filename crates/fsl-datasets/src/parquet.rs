@@ -2,14 +2,19 @@
 //!
 //! Reading accepts what pandas, pyarrow and polars write: every string encoding (including
 //! dictionary-encoded categoricals), Binary and LargeBinary images, nullable columns and several
-//! row groups, which are concatenated into one table.
+//! row groups. [`read_parquet`] concatenates the row groups into one table, and
+//! [`RowGroupReader`] yields them one at a time for files larger than memory. Writing goes
+//! through a temporary file that is renamed into place once complete, whole
+//! ([`write_parquet`]) or in parts ([`ParquetTableWriter`]).
+
+mod row_groups;
+mod writer;
 
 use std::fs::File;
 use std::io::ErrorKind;
 use std::path::Path;
 use std::sync::Arc;
 
-use ::parquet::arrow::ArrowWriter;
 use ::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use ::parquet::file::properties::WriterProperties;
 use arrow::array::RecordBatchReader;
@@ -17,17 +22,19 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 
-use crate::atomic::{RemoveOnDrop, create_temporary};
 use crate::error::{Error, Result};
 use crate::table::{AnnotationTable, LABEL};
 
-/// Writes `table` to `path` with default writer properties.
+pub use row_groups::RowGroupReader;
+pub use writer::{DEFAULT_MAX_ROW_GROUP_BYTES, ParquetTableWriter, default_writer_properties};
+
+/// Writes `table` to `path` with [`default_writer_properties`].
 ///
 /// # Errors
 ///
 /// See [`write_parquet_with`].
 pub fn write_parquet(table: &AnnotationTable, path: &Path) -> Result<()> {
-    write_parquet_with(table, path, WriterProperties::builder().build())
+    write_parquet_with(table, path, default_writer_properties())
 }
 
 /// Writes `table` to `path` with the given writer properties (compression, row-group size).
@@ -42,35 +49,29 @@ pub fn write_parquet(table: &AnnotationTable, path: &Path) -> Result<()> {
 /// [`Error::Io`] when the temporary file cannot be created, synced or renamed, and
 /// [`Error::Parquet`] when encoding fails.
 pub fn write_parquet_with(table: &AnnotationTable, path: &Path, properties: WriterProperties) -> Result<()> {
-    let (file, temporary) = create_temporary(path)?;
-    let guard = RemoveOnDrop(Some(temporary.clone()));
-    let parquet_error = |source| Error::Parquet {
-        path: path.to_owned(),
-        source,
-    };
-
-    let batch = table.record_batch();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(parquet_error)?;
-    writer.write(batch).map_err(parquet_error)?;
-    let file = writer.into_inner().map_err(parquet_error)?;
-    file.sync_all()
-        .map_err(|source| Error::io("sync", &temporary, source))?;
-    drop(file);
-
-    std::fs::rename(&temporary, path).map_err(|source| Error::io("rename", &temporary, source))?;
-    guard.disarm();
-
-    Ok(())
+    let mut writer = ParquetTableWriter::create(path, table.record_batch().schema(), properties)?;
+    writer.write(table)?;
+    writer.finish()
 }
 
 /// Reads an annotation table; the file must have a string `label` column.
 ///
+/// The columns are checked from the file footer before any row is read. All row groups are
+/// concatenated, and [`RowGroupReader`] reads one row group at a time instead.
+///
 /// # Errors
 ///
-/// [`Error::NotFound`] for a missing file, [`Error::Parquet`] for an unreadable file, and the
-/// errors of [`AnnotationTable::from_record_batch`].
+/// [`Error::NotFound`] for a missing file, [`Error::Parquet`] for a file that is not Parquet
+/// or is truncated, and the errors of [`AnnotationTable::from_record_batch`] for the columns:
+/// [`Error::MissingColumn`] without `label`, [`Error::ColumnType`] naming the column, the
+/// Arrow type found and the types accepted.
 pub fn read_parquet(path: &Path) -> Result<AnnotationTable> {
-    AnnotationTable::from_record_batch(read_record_batch(path)?)
+    let reader = RowGroupReader::open(path)?;
+    let schema = reader.schema().clone();
+    let tables = reader.collect::<Result<Vec<_>>>()?;
+
+    let batches = tables.iter().map(AnnotationTable::record_batch);
+    AnnotationTable::from_record_batch(concat_batches(&schema, batches)?)
 }
 
 /// Reads an annotation table whose class labels are in `label_column`, which is renamed to

@@ -1,6 +1,6 @@
 //! The annotation table: an Arrow record batch with one row per image.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,7 +34,16 @@ const IMAGE_TYPES: &str = "Binary, LargeBinary, BinaryView or Struct{bytes, path
 /// `bytes` and `path` fields (the layout of the Hugging Face `datasets` Image feature). Other
 /// common columns are `alphabet`, `drawer` and `split`.
 ///
-/// Transformations return a new table and keep the root.
+/// Transformations return a new table and keep the root. Column operations (`select`,
+/// `with_column` and the derived-column methods, `with_group_split`, `with_root`, `concat` of
+/// one table, and a `filter` that keeps every row) share the Arrow buffers of the columns they
+/// do not change, so image bytes are never copied. Row operations (`filter`, `take`, `shuffle`,
+/// `sample`, `drop_duplicates`, `concat` of several tables) build new buffers with the rows
+/// they keep, as the Arrow kernels do.
+///
+/// `concat` keeps duplicate rows, as `pandas.concat` does. [`AnnotationTable::check_unique`]
+/// finds the same image in two combined sources, and [`AnnotationTable::drop_duplicates`]
+/// keeps the first.
 #[derive(Debug, Clone)]
 pub struct AnnotationTable {
     batch: RecordBatch,
@@ -42,24 +51,18 @@ pub struct AnnotationTable {
 }
 
 impl AnnotationTable {
-    /// Wraps a record batch after checking that it has a string `label` column.
+    /// Wraps a record batch after checking the types of its known columns: `label` is
+    /// required and a string, `path` if present is a string, and `image` if present is binary
+    /// or a Struct{bytes, path}.
     ///
     /// # Errors
     ///
-    /// [`Error::MissingColumn`] without `label`, [`Error::ColumnType`] when `label` is not a
-    /// string column.
+    /// [`Error::MissingColumn`] without `label`, and [`Error::ColumnType`] naming the column,
+    /// the Arrow type found and the types accepted when a known column has another type.
     pub fn from_record_batch(batch: RecordBatch) -> Result<Self> {
-        let table = AnnotationTable { batch, root: None };
-        let label = table.column(LABEL)?;
-        if !is_string_type(label.data_type()) {
-            return Err(Error::ColumnType {
-                column: LABEL.to_owned(),
-                data_type: label.data_type().clone(),
-                expected: STRING_TYPES,
-            });
-        }
+        check_schema(batch.schema_ref())?;
 
-        Ok(table)
+        Ok(AnnotationTable { batch, root: None })
     }
 
     /// Returns a copy whose relative `path` values resolve against `root`.
@@ -409,6 +412,20 @@ impl AnnotationTable {
         self.with_column(new, Arc::new(joined))
     }
 
+    /// Adds (or replaces) the Utf8 column `new` with `map` applied to each value of the string
+    /// column `column`, e.g. a lookup from character folder to a readable class name.
+    ///
+    /// A replaced column keeps its position. Replacing `label` is allowed.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`AnnotationTable::strings`] for `column`.
+    pub fn with_mapped_column(&self, new: &str, column: &str, mut map: impl FnMut(&str) -> String) -> Result<Self> {
+        let mapped: StringArray = self.strings(column)?.iter().map(|value| Some(map(value))).collect();
+
+        self.with_column(new, Arc::new(mapped))
+    }
+
     /// Adds (or replaces, keeping its position) the column `name`.
     ///
     /// # Errors
@@ -501,18 +518,75 @@ impl AnnotationTable {
         self.take(&rows)
     }
 
+    /// Returns `n` rows drawn at random without replacement, in random order. The same seed
+    /// gives the same rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when `n` exceeds the number of rows.
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Self> {
+        if n > self.num_rows() {
+            return Err(Error::InvalidArgument(format!(
+                "cannot sample {n} rows without replacement from a table of {} rows",
+                self.num_rows()
+            )));
+        }
+
+        let mut rng = StdRng::seed_from_u64(seed);
+        let rows = rand::seq::index::sample(&mut rng, self.num_rows(), n).into_vec();
+
+        self.take(&rows)
+    }
+
     /// Drops rows whose values in `columns` equal those of an earlier row, keeping the first.
     ///
-    /// Columns of any Arrow type can form the key.
+    /// Columns of any Arrow type can form the key, so `&["image"]` drops repeated image bytes,
+    /// for example when two combined sources contain the same file.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for an empty `columns`, [`Error::MissingColumn`] for an
     /// unknown column.
     pub fn drop_duplicates(&self, columns: &[&str]) -> Result<Self> {
+        let first_rows = self.first_rows_of_keys(columns)?;
+        let keep: Vec<bool> = first_rows
+            .iter()
+            .enumerate()
+            .map(|(row, &first)| first == row)
+            .collect();
+
+        self.filter(|row| keep[row])
+    }
+
+    /// Checks that no two rows have equal values in `columns`, for example that every image
+    /// of a table combined from several sources is distinct.
+    ///
+    /// [`AnnotationTable::concat`] keeps duplicate rows, as `pandas.concat` does. This check
+    /// finds them, and [`AnnotationTable::drop_duplicates`] removes them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DuplicateRow`] naming the first row that repeats an earlier key and that
+    /// earlier row, and the errors of [`AnnotationTable::drop_duplicates`].
+    pub fn check_unique(&self, columns: &[&str]) -> Result<()> {
+        let first_rows = self.first_rows_of_keys(columns)?;
+        let duplicate = first_rows.iter().enumerate().find(|&(row, &first)| first != row);
+
+        match duplicate {
+            None => Ok(()),
+            Some((duplicate_row, &first_row)) => Err(Error::DuplicateRow {
+                columns: columns.iter().map(|&column| column.to_owned()).collect(),
+                first_row,
+                duplicate_row,
+            }),
+        }
+    }
+
+    /// Returns, for each row, the first row whose values in `columns` are equal to its own.
+    fn first_rows_of_keys(&self, columns: &[&str]) -> Result<Vec<usize>> {
         if columns.is_empty() {
             return Err(Error::InvalidArgument(
-                "drop_duplicates needs at least one key column".to_owned(),
+                "duplicate detection needs at least one key column".to_owned(),
             ));
         }
 
@@ -527,11 +601,49 @@ impl AnnotationTable {
         let converter = RowConverter::new(fields)?;
         let rows = converter.convert_columns(&arrays)?;
 
-        let mut seen = HashSet::with_capacity(self.num_rows());
-        let keep: Vec<bool> = rows.iter().map(|row| seen.insert(row)).collect();
-
-        self.filter(|row| keep[row])
+        let mut first_rows = HashMap::with_capacity(self.num_rows());
+        Ok(rows
+            .iter()
+            .enumerate()
+            .map(|(row, key)| *first_rows.entry(key).or_insert(row))
+            .collect())
     }
+}
+
+/// Checks the types of the known columns, as [`AnnotationTable::from_record_batch`] documents.
+pub(crate) fn check_schema(schema: &Schema) -> Result<()> {
+    let Ok(label) = schema.field_with_name(LABEL) else {
+        return Err(Error::MissingColumn {
+            column: LABEL.to_owned(),
+            available: schema.fields().iter().map(|field| field.name().clone()).collect(),
+        });
+    };
+    let checks = [
+        (Some(label), is_string_type as fn(&DataType) -> bool, STRING_TYPES),
+        (schema.field_with_name(PATH).ok(), is_string_type, STRING_TYPES),
+        (schema.field_with_name(IMAGE).ok(), is_image_type, IMAGE_TYPES),
+    ];
+
+    for (field, accepts, expected) in checks {
+        if let Some(field) = field
+            && !accepts(field.data_type())
+        {
+            return Err(Error::ColumnType {
+                column: field.name().clone(),
+                data_type: field.data_type().clone(),
+                expected,
+            });
+        }
+    }
+
+    Ok(())
+}
+
+fn is_image_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::Struct(_)
+    )
 }
 
 fn self_like(table: &AnnotationTable, batch: RecordBatch) -> AnnotationTable {

@@ -2,7 +2,9 @@
 
 mod common;
 
+use std::io::Write;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use fsl_datasets::decode::decode_row;
 use fsl_datasets::{Error, image_folder};
@@ -119,4 +121,110 @@ fn missing_root_is_not_found() {
     let error = image_folder::load(Path::new("/nonexistent/images")).unwrap_err();
 
     assert!(matches!(error, Error::NotFound { .. }), "{error}");
+}
+
+/// A log sink for `tracing_subscriber` that keeps what is written.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn load_logged(root: &Path) -> (fsl_datasets::Result<fsl_datasets::AnnotationTable>, String) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+
+    let result = tracing::subscriber::with_default(subscriber, || image_folder::load(root));
+    (result, captured.text())
+}
+
+#[test]
+fn skipped_files_are_counted_in_log() {
+    let folder = tempfile::tempdir().unwrap();
+    junk_tree(folder.path());
+
+    let (table, log) = load_logged(folder.path());
+
+    assert_eq!(table.unwrap().num_rows(), 4);
+    // Hidden: alpha/.DS_Store, alpha/._0001.png and the .ipynb_checkpoints folder. Not an
+    // image: alpha/Thumbs.db. The root's own files are not in a class folder.
+    assert!(log.contains("skipped_hidden=3"), "{log}");
+    assert!(log.contains("skipped_non_image=1"), "{log}");
+    assert!(log.contains("skipping class folder without images"), "{log}");
+    assert!(log.contains("class=\"gamma\""), "{log}");
+}
+
+#[test]
+fn unicode_and_parenthesised_classes_keep_names() {
+    let folder = tempfile::tempdir().unwrap();
+    let classes = ["Japanese_(katakana)", "N_Ko", "Ελληνικά", "日本語 (かな)"];
+    for class in classes {
+        write(&folder.path().join(class).join("drawing (1).png"), &png());
+    }
+
+    let table = image_folder::load(folder.path()).unwrap();
+
+    let mut sorted = classes.map(str::to_owned).to_vec();
+    sorted.sort();
+    assert_eq!(table.strings("label").unwrap(), sorted);
+    let paths: Vec<String> = sorted.iter().map(|class| format!("{class}/drawing (1).png")).collect();
+    assert_eq!(table.strings("path").unwrap(), paths);
+    for row in 0..table.num_rows() {
+        assert_eq!(decode_row(&table, row).unwrap().as_raw(), &[0, 255, 128, 64]);
+    }
+}
+
+#[test]
+fn classes_without_images_are_no_images() {
+    let folder = tempfile::tempdir().unwrap();
+    for class in ["alpha", "beta", "gamma"] {
+        std::fs::create_dir_all(folder.path().join(class)).unwrap();
+    }
+    write(&folder.path().join("beta/.DS_Store"), b"junk");
+    write(&folder.path().join("gamma/labels.csv"), b"a,b");
+
+    let (result, log) = load_logged(folder.path());
+
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::NoImages { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&folder.path().display().to_string()),
+        "{error}"
+    );
+    assert!(log.contains("skipped_hidden=1"), "{log}");
+    assert!(log.contains("skipped_non_image=1"), "{log}");
+}
+
+#[test]
+fn corrupt_png_in_folder_fails_at_decode() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut corrupt = png();
+    corrupt.truncate(corrupt.len() / 2);
+    write(&folder.path().join("alpha/good.png"), &png());
+    write(&folder.path().join("alpha/half.png"), &corrupt);
+
+    let table = image_folder::load(folder.path()).unwrap();
+
+    assert!(decode_row(&table, 0).is_ok());
+    let error = decode_row(&table, 1).unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error}");
+    assert!(error.to_string().contains("alpha/half.png (row 1)"), "{error}");
 }

@@ -267,3 +267,103 @@ fn load_data_without_archives_names_expected_file() {
     assert!(message.contains("images_background.zip"), "{message}");
     assert!(message.contains("not found"), "{message}");
 }
+
+/// Writes a zip archive with the given entries, stored without compression.
+fn write_zip(path: &Path, entries: &[(&str, &[u8])]) {
+    let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in entries {
+        zip.start_file(*name, options).unwrap();
+        std::io::Write::write_all(&mut zip, bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+/// Returns the bytes of the first image of the small1 archive, a real Omniglot PNG.
+fn real_png() -> Vec<u8> {
+    let table = omniglot::load(&small1()).unwrap();
+    table.image_bytes(0).unwrap()
+}
+
+#[test]
+fn zip_non_image_entry_fails_decode() {
+    let folder = tempfile::tempdir().unwrap();
+    let archive = folder.path().join("mixed.zip");
+    let png = real_png();
+    write_zip(
+        &archive,
+        &[
+            ("set/Greek/character01/0001_01.png", &png),
+            (
+                "set/Greek/character01/0001_02.png",
+                b"plain text saved with a .png name",
+            ),
+            ("set/Greek/readme.txt", b"notes"),
+        ],
+    );
+
+    let table = omniglot::load(&archive).unwrap();
+
+    // The .txt entry is not listed; the fake PNG is listed and fails when decoded.
+    assert_eq!(table.num_rows(), 2);
+    assert!(decode_row(&table, 0).is_ok());
+    let error = decode_row(&table, 1).unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error}");
+    assert!(
+        error.to_string().contains("set/Greek/character01/0001_02.png"),
+        "{error}"
+    );
+}
+
+#[test]
+fn unicode_and_parenthesised_names_in_zip() {
+    let folder = tempfile::tempdir().unwrap();
+    let archive = folder.path().join("names.zip");
+    let png = real_png();
+    write_zip(
+        &archive,
+        &[
+            ("set/Japanese_(katakana)/character01/0001_01.png", &png),
+            ("set/Ελληνικά/χαρακτήρας (1)/0002_03.png", &png),
+        ],
+    );
+
+    let table = omniglot::load(&archive).unwrap();
+
+    assert_eq!(table.strings("alphabet").unwrap(), ["Japanese_(katakana)", "Ελληνικά"]);
+    assert_eq!(table.strings("label").unwrap(), ["character01", "χαρακτήρας (1)"]);
+    assert_eq!(table.int64s("drawer").unwrap(), [1, 3]);
+    assert_eq!(decode_row(&table, 1).unwrap().dimensions(), (105, 105));
+}
+
+#[test]
+fn empty_folder_is_no_images() {
+    let folder = tempfile::tempdir().unwrap();
+
+    let error = omniglot::load(folder.path()).unwrap_err();
+
+    assert!(matches!(error, Error::NoImages { .. }), "{error}");
+    assert!(
+        error.to_string().contains(&folder.path().display().to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn corrupt_png_in_folder_fails_at_decode() {
+    let folder = tempfile::tempdir().unwrap();
+    let character = folder.path().join("set/Greek/character01");
+    std::fs::create_dir_all(&character).unwrap();
+    let mut png = real_png();
+    let idat = png.windows(4).position(|window| window == b"IDAT").unwrap();
+    for byte in &mut png[idat + 4..idat + 20] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(character.join("0001_01.png"), &png).unwrap();
+
+    let table = omniglot::load(folder.path()).unwrap();
+
+    let error = decode_row(&table, 0).unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error}");
+    assert!(error.to_string().contains("0001_01.png"), "{error}");
+}

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryArray, DictionaryArray, Int32Array, Int64Array, LargeStringArray, StringArray, StringViewArray,
+    ArrayRef, AsArray, BinaryArray, DictionaryArray, Int32Array, Int64Array, LargeStringArray, StringArray,
+    StringViewArray,
 };
 use arrow::datatypes::{DataType, Field, Int8Type, Schema, UInt16Type};
 use arrow::record_batch::RecordBatch;
@@ -340,5 +341,216 @@ fn group_split_rejects_bad_probabilities() {
             matches!(result, Err(Error::InvalidArgument(_))),
             "{choices:?} {probabilities:?}"
         );
+    }
+}
+
+#[test]
+fn sample_is_seeded_subset_without_repeats() {
+    let rows: Vec<String> = (0..50).map(|row| format!("r{row:02}")).collect();
+    let labels: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let table = AnnotationTable::from_record_batch(batch(vec![("label", strings(&labels))])).unwrap();
+
+    let first = table.sample(10, 3).unwrap().strings("label").unwrap();
+    let again = table.sample(10, 3).unwrap().strings("label").unwrap();
+    let other = table.sample(10, 4).unwrap().strings("label").unwrap();
+
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+    assert_eq!(first.len(), 10);
+    let distinct: std::collections::BTreeSet<&String> = first.iter().collect();
+    assert_eq!(distinct.len(), 10);
+    assert!(first.iter().all(|label| rows.contains(label)));
+}
+
+#[test]
+fn sample_of_all_rows_is_permutation() {
+    let table = sample();
+
+    let mut drawers = table.sample(5, 1).unwrap().int64s("drawer").unwrap();
+    drawers.sort();
+
+    assert_eq!(drawers, [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn sample_rejects_more_than_rows() {
+    let error = sample().sample(6, 0).unwrap_err();
+
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+    assert!(error.to_string().contains("6 rows"), "{error}");
+}
+
+#[test]
+fn mapped_column_applies_function() {
+    let names: BTreeMap<&str, &str> = [("c01", "alpha"), ("c02", "beta")].into();
+    let table = sample()
+        .with_mapped_column("name", "label", |label| names[label].to_owned())
+        .unwrap();
+
+    assert_eq!(
+        table.strings("name").unwrap(),
+        ["alpha", "alpha", "beta", "alpha", "alpha"]
+    );
+    assert_eq!(table.column_names(), ["alphabet", "label", "drawer", "name"]);
+}
+
+#[test]
+fn mapped_column_rejects_integer_source() {
+    let error = sample()
+        .with_mapped_column("name", "drawer", str::to_owned)
+        .unwrap_err();
+
+    assert!(
+        matches!(&error, Error::ColumnType { column, .. } if column == "drawer"),
+        "{error}"
+    );
+}
+
+/// Builds an image source: labels and their encoded bytes.
+fn image_source(rows: &[(&str, &[u8])]) -> AnnotationTable {
+    let labels: Vec<&str> = rows.iter().map(|(label, _)| *label).collect();
+    let images: Vec<&[u8]> = rows.iter().map(|(_, bytes)| *bytes).collect();
+    AnnotationTable::from_record_batch(batch(vec![
+        ("label", strings(&labels)),
+        ("image", Arc::new(BinaryArray::from(images))),
+    ]))
+    .unwrap()
+}
+
+#[test]
+fn combined_sources_keep_duplicate_images() {
+    let first = image_source(&[("cat", b"png-a"), ("dog", b"png-b")]);
+    let second = image_source(&[("cat", b"png-c"), ("puppy", b"png-b")]);
+
+    let combined = AnnotationTable::concat(&[first, second]).unwrap();
+
+    assert_eq!(combined.num_rows(), 4);
+    assert_eq!(combined.strings("label").unwrap(), ["cat", "dog", "cat", "puppy"]);
+}
+
+#[test]
+fn check_unique_finds_duplicate_image() {
+    let first = image_source(&[("cat", b"png-a"), ("dog", b"png-b")]);
+    let second = image_source(&[("cat", b"png-c"), ("puppy", b"png-b")]);
+    let combined = AnnotationTable::concat(&[first.clone(), second]).unwrap();
+
+    let error = combined.check_unique(&["image"]).unwrap_err();
+
+    let Error::DuplicateRow {
+        columns,
+        first_row,
+        duplicate_row,
+    } = &error
+    else {
+        panic!("expected a duplicate row error, got {error}");
+    };
+    assert_eq!(columns, &["image"]);
+    assert_eq!((*first_row, *duplicate_row), (1, 3));
+    assert!(error.to_string().contains("drop_duplicates"), "{error}");
+    assert!(first.check_unique(&["image"]).is_ok());
+}
+
+#[test]
+fn drop_duplicates_removes_repeated_image() {
+    let first = image_source(&[("cat", b"png-a"), ("dog", b"png-b")]);
+    let second = image_source(&[("cat", b"png-c"), ("puppy", b"png-b")]);
+    let combined = AnnotationTable::concat(&[first, second]).unwrap();
+
+    let unique = combined.drop_duplicates(&["image"]).unwrap();
+
+    assert_eq!(unique.strings("label").unwrap(), ["cat", "dog", "cat"]);
+    assert!(unique.check_unique(&["image"]).is_ok());
+}
+
+#[test]
+fn check_unique_rejects_empty_key() {
+    let error = sample().check_unique(&[]).unwrap_err();
+
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+}
+
+/// Returns the address of the value bytes of a Binary `image` column.
+fn image_values_address(table: &AnnotationTable) -> *const u8 {
+    table.column("image").unwrap().as_binary::<i32>().values().as_ptr()
+}
+
+#[test]
+fn column_operations_share_image_bytes() {
+    let table = image_source(&[("cat", b"png-a"), ("dog", b"png-b"), ("cat", b"png-c")])
+        .with_column("alphabet", strings(&["A", "B", "A"]))
+        .unwrap();
+    let original = image_values_address(&table);
+
+    let derived = [
+        ("select", table.select(&["image", "label"]).unwrap()),
+        (
+            "with_column",
+            table
+                .with_column("drawer", Arc::new(Int32Array::from(vec![1, 2, 3])))
+                .unwrap(),
+        ),
+        (
+            "with_joined_column",
+            table.with_joined_column("label", &["alphabet", "label"], "/").unwrap(),
+        ),
+        (
+            "with_mapped_column",
+            table.with_mapped_column("upper", "label", str::to_uppercase).unwrap(),
+        ),
+        (
+            "with_group_split",
+            table
+                .with_group_split("label", &["train", "test"], &[0.5, 0.5], 1, "split")
+                .unwrap(),
+        ),
+        ("with_root", table.with_root("/data".into())),
+        (
+            "concat of one table",
+            AnnotationTable::concat(std::slice::from_ref(&table)).unwrap(),
+        ),
+        ("filter keeping every row", table.filter(|_| true).unwrap()),
+    ];
+
+    for (operation, result) in derived {
+        assert_eq!(
+            image_values_address(&result),
+            original,
+            "{operation} copied the image bytes"
+        );
+    }
+}
+
+#[test]
+fn take_copies_only_taken_images() {
+    let table = image_source(&[("cat", b"png-a"), ("dog", b"png-b"), ("cat", b"png-c")]);
+
+    let taken = table.take(&[2, 0]).unwrap();
+
+    assert_eq!(taken.image_bytes(0).unwrap(), b"png-c");
+    assert_eq!(taken.image_bytes(1).unwrap(), b"png-a");
+    assert_eq!(taken.column("image").unwrap().as_binary::<i32>().values().len(), 10);
+}
+
+#[test]
+fn from_record_batch_rejects_mistyped_known_columns() {
+    let cases: [(&str, ArrayRef, DataType); 2] = [
+        ("path", Arc::new(Int32Array::from(vec![1])), DataType::Int32),
+        ("image", strings(&["89504e47"]), DataType::Utf8),
+    ];
+
+    for (column, values, found) in cases {
+        let error =
+            AnnotationTable::from_record_batch(batch(vec![("label", strings(&["a"])), (column, values)])).unwrap_err();
+
+        let Error::ColumnType {
+            column: named,
+            data_type,
+            ..
+        } = &error
+        else {
+            panic!("expected a column type error for {column}, got {error}");
+        };
+        assert_eq!(named, column);
+        assert_eq!(data_type, &found, "column {column}");
     }
 }

@@ -42,8 +42,9 @@ impl OmniglotArchive {
 
     /// Returns the SHA-256 hex digest of the archive, where it has been recorded.
     ///
-    /// The two small archives were hashed from the copies of the official files that the
-    /// tests use. The full archives have no recorded digest yet.
+    /// The two small archives were hashed with `sha256sum` from copies of the official files.
+    /// The full archives have no recorded SHA-256 digest, so [`OmniglotArchive::md5`] is their
+    /// digest.
     pub fn sha256(self) -> Option<&'static str> {
         match self {
             OmniglotArchive::BackgroundSmall1 => {
@@ -52,9 +53,29 @@ impl OmniglotArchive {
             OmniglotArchive::BackgroundSmall2 => {
                 Some("3ccaa407515a8778e5d0861875af38b17e418f301ad5bb3b5a6b65d901a41c7f")
             }
-            // TODO: record the digests of the full archives once they have been downloaded
-            // and checked; until then their downloads are not verified.
             OmniglotArchive::Background | OmniglotArchive::Evaluation => None,
+        }
+    }
+
+    /// Returns the MD5 hex digest of the archive.
+    ///
+    /// The full archives' digests are those torchvision 0.29 checks (`Omniglot.zips_md5`); the
+    /// small archives' were hashed with `md5sum` from copies of the official files.
+    pub fn md5(self) -> &'static str {
+        match self {
+            OmniglotArchive::Background => "68d2efa1b9178cc56df9314c21c6e718",
+            OmniglotArchive::Evaluation => "6b91aef0f799c5bb55b94e3f2daec811",
+            OmniglotArchive::BackgroundSmall1 => "e704a628b5459e08445c13499850abc4",
+            OmniglotArchive::BackgroundSmall2 => "b75a71a51d3b13f821f212756fe481fd",
+        }
+    }
+
+    /// Returns the digest downloads are verified with: SHA-256 where recorded, MD5 otherwise.
+    #[cfg(feature = "download")]
+    pub fn checksum(self) -> super::Checksum {
+        match self.sha256() {
+            Some(digest) => super::Checksum::Sha256(digest.to_owned()),
+            None => super::Checksum::Md5(self.md5().to_owned()),
         }
     }
 

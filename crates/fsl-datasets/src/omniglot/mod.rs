@@ -20,7 +20,10 @@ use arrow::record_batch::RecordBatch;
 
 pub use archive::{OMNIGLOT_BASE_URL, OmniglotArchive};
 #[cfg(feature = "download")]
-pub use download::{download_archive, download_verified, locate_or_download, sha256_file};
+pub use download::{
+    Checksum, DownloadOptions, download_archive, download_file, download_verified, locate_or_download, md5_file,
+    sha256_file,
+};
 
 use crate::error::{Error, Result};
 use crate::source::{has_extension, read_entries};
