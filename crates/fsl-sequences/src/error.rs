@@ -55,19 +55,67 @@ pub enum Error {
 
     /// `n_way` exceeds the number of classes left after skipping the too-small ones.
     #[error(
-        "n_way = {n_way} exceeds the {eligible} eligible classes; these classes have fewer than \
-         {need} items (k_shot + q_query) and were skipped: {}",
+        "n_way = {n_way} exceeds the {eligible} eligible classes; these classes have too few \
+         items for k_shot + q_query = {need} and were skipped: {}",
         too_small.join(", ")
     )]
     NotEnoughEligibleClasses {
         /// Requested classes per episode.
         n_way: usize,
-        /// Classes with at least `need` items.
+        /// Classes with enough items.
         eligible: usize,
         /// Items one episode takes from a class (`k_shot + q_query`).
         need: usize,
         /// Skipped classes, in first-seen order.
         too_small: Vec<String>,
+    },
+
+    /// With separate query and support tables, a class has too few items in one of them.
+    #[error(
+        "class {class} has {have} items in the {table} table but an episode needs {parameter} = \
+         {need} from it; lower {parameter}, drop the class, or enable skip_small_classes"
+    )]
+    ClassTooSmallInTable {
+        /// The class id as written by its `Display` implementation.
+        class: String,
+        /// The table that lacks items: `support` or `query`.
+        table: &'static str,
+        /// The episode parameter that sets the need: `k_shot` or `q_query`.
+        parameter: &'static str,
+        /// Items of this class in that table.
+        have: usize,
+        /// Items an episode takes from that table per class.
+        need: usize,
+    },
+
+    /// With separate query and support tables, a class occurs in only one of them.
+    #[error(
+        "class {class} has items in the {present_in} table but none in the {missing_from} table; \
+         add items, drop the class, or enable skip_unmatched_classes"
+    )]
+    UnmatchedClass {
+        /// The class id as written by its `Display` implementation.
+        class: String,
+        /// The table that has the class: `support` or `query`.
+        present_in: &'static str,
+        /// The table that lacks it.
+        missing_from: &'static str,
+    },
+
+    /// `n_way` exceeds the number of classes left after skipping the classes that only one of
+    /// the query and support tables has.
+    #[error(
+        "n_way = {n_way} exceeds the {matched} classes that both the query and the support table \
+         have; these classes occur in only one table and were skipped: {}",
+        unmatched.join(", ")
+    )]
+    NotEnoughMatchedClasses {
+        /// Requested classes per episode.
+        n_way: usize,
+        /// Classes present in both tables (after the allowed-class filter).
+        matched: usize,
+        /// Skipped classes, support-only ones first, each group in first-seen order.
+        unmatched: Vec<String>,
     },
 
     /// The allowed class list names a class that has no item.

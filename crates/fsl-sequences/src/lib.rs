@@ -10,10 +10,12 @@
 //!   `(seed, epoch, index)` and shuffles differ between epochs. The sequences are
 //!   [`EpisodeSequence`], [`RandomPairs`], [`RandomBalancedPairs`], [`BalancedPairs`],
 //!   [`RandomProduct`], [`Product`], [`SingleImages`], [`KShotBatches`] and [`Triplets`].
-//! - A [`ParallelLoader`] turns the episodes of a sequence into tensors on worker threads with
-//!   a bounded prefetch queue, in index order and bit-identical for any number of workers.
-//! - Pair and triplet sequences take their query and support items from [`LabelTables`]: one
-//!   shared table or two separate ones.
+//! - A [`ParallelLoader`] turns the batches of any of these sequences into tensors on worker
+//!   threads with a bounded prefetch queue, in index order and bit-identical for any number of
+//!   workers; [`LoadableBatch`] lists the images each batch reads.
+//! - Episode, pair and triplet sequences take their query and support items from
+//!   [`LabelTables`]: one shared table or two separate ones, for example a test split queried
+//!   against a labelled gallery.
 //!
 //! ```
 //! use fsl_sequences::{EpisodeSampler, EpisodeSpec, SamplerOptions};
@@ -58,9 +60,12 @@
 //! # Ok::<(), fsl_sequences::Error>(())
 //! ```
 
+mod draw;
 pub mod episode;
 mod error;
 pub mod kshot;
+mod loadable;
+mod loaded;
 pub mod loader;
 pub mod pairs;
 pub mod parallel_loader;
@@ -76,6 +81,8 @@ pub use episode::{
 };
 pub use error::{Error, Result};
 pub use kshot::{KShotBatch, KShotBatches, KShotSpec};
+pub use loadable::{ImageSide, LoadableBatch};
+pub use loaded::{LoadedKShot, LoadedPairs, LoadedProduct, LoadedSingles, LoadedTriplets};
 pub use loader::{EpisodeLoader, LoaderConfig, decode_images};
 pub use pairs::{BalancedPairs, PairBatch, Product, ProductBatch, RandomBalancedPairs, RandomPairs, RandomProduct};
 pub use parallel_loader::{LoaderBatches, LoaderImages, ParallelLoader};

@@ -1,4 +1,4 @@
-//! Materialising the episodes of an epoch on worker threads, delivered in index order.
+//! Materialising the batches of an epoch on worker threads, delivered in index order.
 //!
 //! Worker `w` of `n` builds batches `start + w`, `start + w + n`, … of the epoch and sends each
 //! into its own bounded channel. The consumer takes from the channels in turn, so batches arrive
@@ -12,15 +12,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use fsl_datasets::AnnotationTable;
 use fsl_datasets::decode::decode_row;
 use fsl_layers::EpisodeBatch;
 use image::GrayImage;
 
-use crate::episode::Episode;
 use crate::error::{Error, Result};
-use crate::loader::{LoaderConfig, episode_batch};
+use crate::loadable::{ImageSide, LoadableBatch};
+use crate::loader::LoaderConfig;
 use crate::seed;
 use crate::sequence::Sequence;
 
@@ -61,13 +61,19 @@ impl LoaderImages {
     }
 }
 
-/// Loads the episodes of a [`Sequence`] as tensors on worker threads, in index order.
+/// Loads the batches of a [`Sequence`] as tensors on worker threads, in index order.
+///
+/// Any sequence whose batch implements [`LoadableBatch`] works: episodes give
+/// [`EpisodeBatch`]es, and pairs, products, triplets, k-shot batches and single images give
+/// the `Loaded*` types of this crate. Each input of a batch (support and query, anchor and
+/// partners) reads the support images or, with [`ParallelLoader::with_query_images`], its own
+/// query images, and uses the augmenter of its side from [`LoaderConfig::augmenter_for`].
 ///
 /// Batch `index` of epoch `epoch` depends only on the sequence (with its seed), the loader seed,
-/// `epoch` and `index`: the augmentation stream of the item at position `p` of the episode
-/// (support first, then query) is seeded from `(config.seed, epoch, index, p)`. The batches are
-/// therefore bit-identical for any number of workers, and an interrupted epoch resumes with
-/// [`ParallelLoader::epoch_from`].
+/// `epoch` and `index`: the augmentation stream of the item at position `p` of the batch
+/// (counting through the inputs in order, for episodes support first, then query) is seeded
+/// from `(config.seed, epoch, index, p)`. The batches are therefore bit-identical for any
+/// number of workers, and an interrupted epoch resumes with [`ParallelLoader::epoch_from`].
 ///
 /// ```
 /// use std::sync::Arc;
@@ -102,20 +108,62 @@ impl LoaderImages {
 /// );
 /// # Ok::<(), fsl_sequences::Error>(())
 /// ```
+///
+/// Pairs load the same way, with one tensor per side and the index-level batch alongside:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use fsl_sequences::{BalancedPairs, LabelTables, LoaderConfig, LoaderImages, ParallelLoader};
+/// use image::{GrayImage, Luma};
+///
+/// let labels: Vec<String> = (0..12).map(|item| format!("class{}", item / 4)).collect();
+/// let images: Vec<GrayImage> = (0..12).map(|item| GrayImage::from_pixel(10, 10, Luma([item * 20]))).collect();
+///
+/// let pairs = BalancedPairs::new(LabelTables::shared(&labels), 2, 4, 7)?;
+/// let config = LoaderConfig { image_size: 8, ..Default::default() };
+/// let loader = ParallelLoader::new(pairs, LoaderImages::Decoded(Arc::new(images)), config)?.with_workers(2)?;
+///
+/// let batch = loader.epoch(0)?.next().unwrap()?;
+/// assert_eq!(batch.query.dims(), [4, 1, 8, 8]);
+/// assert_eq!(batch.support.dims(), [4, 1, 8, 8]);
+/// assert_eq!(batch.batch.targets, [true, false, true, false]);
+/// # Ok::<(), fsl_sequences::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ParallelLoader<S> {
     sequence: Arc<S>,
-    images: LoaderImages,
+    images: SideImages,
     config: Arc<LoaderConfig>,
     workers: usize,
     prefetch: usize,
 }
 
-impl<S, L> ParallelLoader<S>
+/// The images of each side: the support images, and the query images when queries come from
+/// their own table.
+#[derive(Debug, Clone)]
+struct SideImages {
+    support: LoaderImages,
+    query: Option<LoaderImages>,
+}
+
+impl SideImages {
+    fn get(&self, side: ImageSide) -> &LoaderImages {
+        match (side, &self.query) {
+            (ImageSide::Query, Some(query)) => query,
+            _ => &self.support,
+        }
+    }
+}
+
+impl<S> ParallelLoader<S>
 where
-    S: Sequence<Batch = Episode<L>> + Send + Sync + 'static,
+    S: Sequence + Send + Sync + 'static,
+    S::Batch: LoadableBatch,
 {
-    /// Creates a loader with one worker per available CPU and [`DEFAULT_PREFETCH`].
+    /// Creates a loader with one worker per available CPU and [`DEFAULT_PREFETCH`], whose
+    /// inputs all read `images` until [`ParallelLoader::with_query_images`] gives the queries
+    /// their own.
     ///
     /// # Errors
     ///
@@ -132,11 +180,26 @@ where
         let workers = std::thread::available_parallelism().map_or(1, NonZero::get);
         Ok(Self {
             sequence: Arc::new(sequence),
-            images,
+            images: SideImages {
+                support: images,
+                query: None,
+            },
             config: Arc::new(config),
             workers,
             prefetch: DEFAULT_PREFETCH,
         })
+    }
+
+    /// Reads query and anchor items from `images`, for a sequence built from separate query and
+    /// support tables ([`LabelTables::Separate`](crate::LabelTables::Separate) or
+    /// [`EpisodeSampler::from_tables`](crate::EpisodeSampler::from_tables)).
+    ///
+    /// NOTE: the loader cannot tell which tables a sequence was built from. Without this call,
+    /// the query indices of a two-table sequence index the support images, which is only
+    /// caught when an index is past their end.
+    pub fn with_query_images(mut self, images: LoaderImages) -> Self {
+        self.images.query = Some(images);
+        self
     }
 
     /// Sets the number of worker threads.
@@ -205,8 +268,9 @@ where
     /// # Errors
     ///
     /// The errors of [`Sequence::batch`], [`Error::ItemOutOfRange`] for an item without an
-    /// image, [`Error::Dataset`] for an image that cannot be decoded.
-    pub fn batch(&self, epoch: u64, index: usize) -> Result<EpisodeBatch> {
+    /// image, [`Error::Dataset`] for an image that cannot be read or decoded (naming its file
+    /// or row).
+    pub fn batch(&self, epoch: u64, index: usize) -> Result<<S::Batch as LoadableBatch>::Loaded> {
         load_batch(&*self.sequence, &self.images, &self.config, epoch, index)
     }
 
@@ -215,7 +279,7 @@ where
     /// # Errors
     ///
     /// See [`ParallelLoader::epoch_from`].
-    pub fn epoch(&self, epoch: u64) -> Result<LoaderBatches> {
+    pub fn epoch(&self, epoch: u64) -> Result<LoaderBatches<<S::Batch as LoadableBatch>::Loaded>> {
         self.epoch_from(epoch, 0)
     }
 
@@ -228,7 +292,7 @@ where
     /// # Errors
     ///
     /// [`Error::SpawnWorker`] when the operating system cannot start a thread.
-    pub fn epoch_from(&self, epoch: u64, start: usize) -> Result<LoaderBatches> {
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> Result<LoaderBatches<<S::Batch as LoadableBatch>::Loaded>> {
         let end = self.len();
         let workers = self.workers.min(end.saturating_sub(start)).max(1);
         let stop = Arc::new(AtomicBool::new(false));
@@ -270,18 +334,19 @@ where
 /// The share of one worker thread: every `workers`-th batch of an epoch.
 struct WorkerJob<S> {
     sequence: Arc<S>,
-    images: LoaderImages,
+    images: SideImages,
     config: Arc<LoaderConfig>,
     stop: Arc<AtomicBool>,
     epoch: u64,
     indices: std::iter::StepBy<std::ops::Range<usize>>,
 }
 
-impl<S, L> WorkerJob<S>
+impl<S> WorkerJob<S>
 where
-    S: Sequence<Batch = Episode<L>>,
+    S: Sequence,
+    S::Batch: LoadableBatch,
 {
-    fn run(self, sender: SyncSender<Result<EpisodeBatch>>) {
+    fn run(self, sender: SyncSender<Result<<S::Batch as LoadableBatch>::Loaded>>) {
         for index in self.indices {
             if self.stop.load(Ordering::Relaxed) {
                 return;
@@ -300,10 +365,11 @@ where
 /// The batches of one epoch, produced by the workers of a [`ParallelLoader`].
 ///
 /// Yields `Ok` or `Err` for every batch, in index order, and [`Error::WorkerStopped`] once if a
-/// worker thread panicked, after which the iteration ends.
+/// worker thread panicked, after which the iteration ends. `T` is the loaded batch type, an
+/// [`EpisodeBatch`] for episode sequences.
 #[derive(Debug)]
-pub struct LoaderBatches {
-    receivers: Vec<Receiver<Result<EpisodeBatch>>>,
+pub struct LoaderBatches<T = EpisodeBatch> {
+    receivers: Vec<Receiver<Result<T>>>,
     handles: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     epoch: u64,
@@ -313,8 +379,8 @@ pub struct LoaderBatches {
     stopped: bool,
 }
 
-impl Iterator for LoaderBatches {
-    type Item = Result<EpisodeBatch>;
+impl<T> Iterator for LoaderBatches<T> {
+    type Item = Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.stopped || self.next >= self.end {
@@ -351,7 +417,7 @@ impl Iterator for LoaderBatches {
     }
 }
 
-impl Drop for LoaderBatches {
+impl<T> Drop for LoaderBatches<T> {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
 
@@ -365,38 +431,45 @@ impl Drop for LoaderBatches {
     }
 }
 
-/// Builds batch `index` of epoch `epoch`: draws the episode, then decodes, augments, resizes and
-/// stacks its images, support first.
-fn load_batch<S, L>(
+/// Builds batch `index` of epoch `epoch`: computes the index-level batch, then decodes,
+/// augments, resizes and stacks the images of each input.
+fn load_batch<S>(
     sequence: &S,
-    images: &LoaderImages,
+    images: &SideImages,
     config: &LoaderConfig,
     epoch: u64,
     index: usize,
-) -> Result<EpisodeBatch>
+) -> Result<<S::Batch as LoadableBatch>::Loaded>
 where
-    S: Sequence<Batch = Episode<L>> + ?Sized,
+    S: Sequence + ?Sized,
+    S::Batch: LoadableBatch,
 {
-    let episode = sequence.batch(epoch, index)?;
+    let batch = sequence.batch(epoch, index)?;
 
-    let size = config.image_size;
-    let side = size as usize;
-    let items: Vec<usize> = episode.support.iter().chain(&episode.query).copied().collect();
-    let mut pixels = Vec::with_capacity(items.len() * side * side);
-    for (position, &item) in items.iter().enumerate() {
-        if item >= images.len() {
-            return Err(Error::ItemOutOfRange {
-                epoch,
-                index,
-                item,
-                images: images.len(),
-            });
+    let side = config.image_size as usize;
+    let inputs = batch.inputs();
+    let mut tensors = Vec::with_capacity(inputs.len());
+    let mut position = 0u64;
+    for (image_side, items) in inputs {
+        let source = images.get(image_side);
+        let mut pixels = Vec::with_capacity(items.len() * side * side);
+        for &item in items {
+            if item >= source.len() {
+                return Err(Error::ItemOutOfRange {
+                    epoch,
+                    index,
+                    item,
+                    images: source.len(),
+                });
+            }
+
+            let image = source.image(item)?;
+            let seed = seed::mix(&[config.seed, epoch, index as u64, position]);
+            pixels.extend(config.image_pixels(&image, image_side == ImageSide::Query, seed));
+            position += 1;
         }
-
-        let image = images.image(item)?;
-        let seed = seed::mix(&[config.seed, epoch, index as u64, position as u64]);
-        pixels.extend(config.image_pixels(&image, position >= episode.support.len(), seed));
+        tensors.push(Tensor::from_vec(pixels, (items.len(), 1, side, side), &Device::Cpu)?);
     }
 
-    episode_batch(episode, pixels, config.image_size, &Device::Cpu)
+    batch.assemble(tensors)
 }

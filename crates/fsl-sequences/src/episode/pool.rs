@@ -8,16 +8,22 @@ use std::hash::Hash;
 use super::options::SamplerOptions;
 use super::spec::EpisodeSpec;
 use crate::error::{Error, Result};
+use crate::tables::LabelTables;
 
-/// Classes an episode may be drawn from, all with at least `k_shot + q_query` items.
+/// Classes an episode may be drawn from, each with enough items for the largest episode.
 #[derive(Debug, Clone)]
 pub(crate) struct ClassPool<L> {
-    /// Eligible class ids in first-seen order.
+    /// Eligible class ids in first-seen order (of the support table when there are two).
     pub(crate) classes: Vec<L>,
-    /// Item indices of each eligible class, ascending.
+    /// Support item indices of each eligible class, ascending; with a shared table also the
+    /// items its queries come from.
     pub(crate) items: Vec<Vec<usize>>,
+    /// Query item indices of each eligible class when queries come from their own table.
+    pub(crate) query_items: Option<Vec<Vec<usize>>>,
     /// Classes excluded because they have too few items, in first-seen order.
     pub(crate) skipped: Vec<L>,
+    /// Classes excluded because only one of two tables has them, in first-seen order.
+    pub(crate) unmatched: Vec<L>,
     /// Eligible groups in within-group mode.
     pub(crate) groups: Option<Vec<ClassGroup>>,
 }
@@ -37,47 +43,61 @@ struct LabelIndex<L> {
     groups: Option<Vec<String>>,
 }
 
+/// A class that passed the allowed-class filter, before the size check.
+struct Candidate<L> {
+    class: L,
+    support: Vec<usize>,
+    /// Query items from the query table, `None` when the support items serve as queries too.
+    query: Option<Vec<usize>>,
+    group: Option<String>,
+}
+
 impl<L> ClassPool<L>
 where
     L: Clone + Eq + Hash + Display,
 {
-    /// Indexes the labels, applies the options and checks that every episode is feasible.
-    pub(crate) fn build(labels: &[L], spec: &EpisodeSpec, options: &SamplerOptions<L>) -> Result<Self> {
-        let index = LabelIndex::build(labels, options.groups.as_deref())?;
+    /// Indexes the tables, applies the options and checks that every episode is feasible.
+    pub(crate) fn build(tables: LabelTables<'_, L>, spec: &EpisodeSpec, options: &SamplerOptions<L>) -> Result<Self> {
+        let (candidates, unmatched) = match tables {
+            LabelTables::Shared(labels) => (shared_candidates(labels, options)?, Vec::new()),
+            LabelTables::Separate { query, support } => matched_candidates(query, support, options)?,
+        };
 
-        let (classes, items, groups) = filter_allowed(index, options.allowed_classes.as_deref())?;
-
-        let need = spec.items_per_class();
         let mut pool = Self {
             classes: Vec::new(),
             items: Vec::new(),
+            query_items: None,
             skipped: Vec::new(),
+            unmatched,
             groups: None,
         };
+        let mut query_items = Vec::new();
         let mut pool_groups = Vec::new();
-        for ((class, class_items), group) in classes.into_iter().zip(items).zip(groups) {
-            if class_items.len() >= need {
-                pool.classes.push(class);
-                pool.items.push(class_items);
-                pool_groups.push(group);
+        let separate = matches!(tables, LabelTables::Separate { .. });
+        for candidate in candidates {
+            if let Some(error) = candidate.shortfall(spec) {
+                if !options.skip_small_classes {
+                    return Err(error);
+                }
+                pool.skipped.push(candidate.class);
                 continue;
             }
 
-            if !options.skip_small_classes {
-                return Err(Error::ClassTooSmall {
-                    class: class.to_string(),
-                    have: class_items.len(),
-                    need,
-                });
-            }
-            pool.skipped.push(class);
+            pool.classes.push(candidate.class);
+            pool.items.push(candidate.support);
+            query_items.extend(candidate.query);
+            pool_groups.push(candidate.group);
+        }
+        if separate {
+            pool.query_items = Some(query_items);
         }
 
         if !pool.skipped.is_empty() {
             tracing::warn!(
-                need,
+                k_shot = spec.k_shot(),
+                q_query = spec.q_query(),
                 skipped = %join_display(&pool.skipped),
-                "skipping classes with fewer items than k_shot + q_query"
+                "skipping classes with too few items for k_shot + q_query"
             );
         }
 
@@ -107,6 +127,14 @@ where
             });
         }
 
+        if !self.unmatched.is_empty() {
+            return Err(Error::NotEnoughMatchedClasses {
+                n_way,
+                matched: eligible,
+                unmatched: self.unmatched.iter().map(ToString::to_string).collect(),
+            });
+        }
+
         if options.allowed_classes.is_some() {
             return Err(Error::NotEnoughAllowedClasses {
                 n_way,
@@ -120,6 +148,153 @@ where
             available: eligible,
         })
     }
+}
+
+impl<L: Display> Candidate<L> {
+    /// Returns the error that makes this class too small for `spec`, if any.
+    fn shortfall(&self, spec: &EpisodeSpec) -> Option<Error> {
+        let Some(query) = &self.query else {
+            let need = spec.items_per_class();
+            return (self.support.len() < need).then(|| Error::ClassTooSmall {
+                class: self.class.to_string(),
+                have: self.support.len(),
+                need,
+            });
+        };
+
+        let sides = [
+            ("support", "k_shot", self.support.len(), spec.k_shot()),
+            ("query", "q_query", query.len(), spec.q_query()),
+        ];
+        let (table, parameter, have, need) = sides.into_iter().find(|&(_, _, have, need)| have < need)?;
+        Some(Error::ClassTooSmallInTable {
+            class: self.class.to_string(),
+            table,
+            parameter,
+            have,
+            need,
+        })
+    }
+}
+
+/// Classes of one table that serves as support and query, filtered by the allowed classes.
+fn shared_candidates<L>(labels: &[L], options: &SamplerOptions<L>) -> Result<Vec<Candidate<L>>>
+where
+    L: Clone + Eq + Hash + Display,
+{
+    let index = LabelIndex::build(labels, options.groups.as_deref())?;
+    let (classes, items, groups) = filter_allowed(index, options.allowed_classes.as_deref())?;
+
+    let candidates = classes
+        .into_iter()
+        .zip(items)
+        .zip(groups)
+        .map(|((class, support), group)| Candidate {
+            class,
+            support,
+            query: None,
+            group,
+        })
+        .collect();
+    Ok(candidates)
+}
+
+/// Classes that both tables have, matched by label, in the support table's first-seen order,
+/// and the allowed classes that only one table has.
+///
+/// Groups, when given, are one per support item.
+fn matched_candidates<L>(query: &[L], support: &[L], options: &SamplerOptions<L>) -> Result<(Vec<Candidate<L>>, Vec<L>)>
+where
+    L: Clone + Eq + Hash + Display,
+{
+    if support.is_empty() {
+        return Err(Error::EmptyTable { table: "support" });
+    }
+    if query.is_empty() {
+        return Err(Error::EmptyTable { table: "query" });
+    }
+
+    let support_index = LabelIndex::build(support, options.groups.as_deref())?;
+    let query_index = LabelIndex::build(query, None)?;
+    let allowed = allowed_in_either(&support_index, &query_index, options.allowed_classes.as_deref())?;
+    let is_allowed = |class: &L| allowed.as_ref().is_none_or(|allowed| allowed.contains(class));
+
+    let in_support: HashSet<&L> = support_index.classes.iter().collect();
+    let mut unmatched_classes: Vec<(L, &'static str, &'static str)> = Vec::new();
+    let mut query_items: HashMap<&L, &Vec<usize>> = HashMap::with_capacity(query_index.classes.len());
+    for (class, items) in query_index.classes.iter().zip(&query_index.items) {
+        if !is_allowed(class) {
+            continue;
+        }
+        if in_support.contains(class) {
+            query_items.insert(class, items);
+        } else {
+            unmatched_classes.push((class.clone(), "query", "support"));
+        }
+    }
+
+    let groups: Vec<Option<String>> = match support_index.groups {
+        Some(groups) => groups.into_iter().map(Some).collect(),
+        None => vec![None; support_index.classes.len()],
+    };
+    let mut candidates = Vec::new();
+    for ((class, items), group) in support_index.classes.into_iter().zip(support_index.items).zip(groups) {
+        if !is_allowed(&class) {
+            continue;
+        }
+        match query_items.get(&class) {
+            Some(&query) => candidates.push(Candidate {
+                query: Some(query.clone()),
+                class,
+                support: items,
+                group,
+            }),
+            None => unmatched_classes.push((class, "support", "query")),
+        }
+    }
+
+    // Support-only classes were found second but are reported first, in support order.
+    unmatched_classes.sort_by_key(|&(_, present_in, _)| present_in != "support");
+    if let Some((class, present_in, missing_from)) = unmatched_classes.first()
+        && !options.skip_unmatched_classes
+    {
+        return Err(Error::UnmatchedClass {
+            class: class.to_string(),
+            present_in,
+            missing_from,
+        });
+    }
+
+    let unmatched: Vec<L> = unmatched_classes.into_iter().map(|(class, _, _)| class).collect();
+    if !unmatched.is_empty() {
+        tracing::warn!(
+            unmatched = %join_display(&unmatched),
+            "skipping classes that only one of the query and support tables has"
+        );
+    }
+    Ok((candidates, unmatched))
+}
+
+/// Checks that every allowed class occurs in one of the tables and returns the allowed set.
+fn allowed_in_either<'a, L>(
+    support: &LabelIndex<L>,
+    query: &LabelIndex<L>,
+    allowed: Option<&'a [L]>,
+) -> Result<Option<HashSet<&'a L>>>
+where
+    L: Eq + Hash + Display,
+{
+    let Some(allowed) = allowed else {
+        return Ok(None);
+    };
+
+    let present: HashSet<&L> = support.classes.iter().chain(&query.classes).collect();
+    if let Some(class) = allowed.iter().find(|class| !present.contains(class)) {
+        return Err(Error::UnknownAllowedClass {
+            class: class.to_string(),
+        });
+    }
+    Ok(Some(allowed.iter().collect()))
 }
 
 impl<L> LabelIndex<L>

@@ -3,19 +3,21 @@
 use std::fmt::{Debug, Display};
 use std::hash::Hash;
 
-use rand::rngs::StdRng;
-use rand::seq::index;
-use rand::{Rng, RngExt, SeedableRng};
+use rand::Rng;
 
 use super::options::SamplerOptions;
 use super::pool::ClassPool;
 use super::spec::EpisodeSpec;
+use crate::draw::{below, episode_rng, with_scratch};
 use crate::error::Result;
+use crate::tables::LabelTables;
 
-/// One episode as item indices into the label list the sampler was built from.
+/// One episode as item indices into the label tables the sampler was built from.
 ///
 /// Episode label `i` stands for class `class_ids[i]`, and the same map applies to the support
 /// and the query set. Both sets are class-major: all items of label 0, then label 1, and so on.
+/// With [`LabelTables::Separate`] tables, support indices index the support table and query
+/// indices the query table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Episode<L> {
     /// Class ids in the order they were drawn; episode label `i` is `class_ids[i]`.
@@ -24,17 +26,20 @@ pub struct Episode<L> {
     pub support: Vec<usize>,
     /// Episode label of each support item, in `0..n_way`.
     pub support_labels: Vec<u32>,
-    /// Query item indices, `q_query` per class, class-major, never in the support set.
+    /// Query item indices, `q_query` per class, class-major; with one shared table never in the
+    /// support set.
     pub query: Vec<usize>,
     /// Episode label of each query item, in `0..n_way`.
     pub query_labels: Vec<u32>,
 }
 
-/// Draws episodes of a fixed [`EpisodeSpec`] from a list of item labels.
+/// Draws episodes of a fixed [`EpisodeSpec`] from a list of item labels, or from a support
+/// table and a query table.
 ///
 /// Classes are kept in the order they first occur in the labels, so two samplers built from
 /// the same numbers typed as `i64`, `u16` or `String` draw the same episodes. Every check runs
-/// in [`EpisodeSampler::new`]; drawing never retries and never fails.
+/// in [`EpisodeSampler::new`] or [`EpisodeSampler::from_tables`], so drawing never rejects an
+/// episode and never fails.
 #[derive(Debug, Clone)]
 pub struct EpisodeSampler<L> {
     spec: EpisodeSpec,
@@ -61,7 +66,30 @@ where
     ///   [`Error::ClassInSeveralGroups`](crate::Error::ClassInSeveralGroups) or
     ///   [`Error::NoEligibleGroup`](crate::Error::NoEligibleGroup) for bad groups.
     pub fn new(labels: &[L], spec: EpisodeSpec, options: SamplerOptions<L>) -> Result<Self> {
-        let pool = ClassPool::build(labels, &spec, &options)?;
+        Self::from_tables(LabelTables::shared(labels), spec, options)
+    }
+
+    /// Builds a sampler whose support items come from one table and query items from another,
+    /// or from one shared table (then it is [`EpisodeSampler::new`]).
+    ///
+    /// With separate tables, classes are matched by label and kept in the support table's
+    /// first-seen order. Each episode class takes `k_shot` distinct support items and
+    /// `q_query` distinct query items of that class.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`EpisodeSampler::new`], with groups counted against the support table,
+    /// and with separate tables:
+    /// - [`Error::EmptyTable`](crate::Error::EmptyTable) for a table without items.
+    /// - [`Error::UnmatchedClass`](crate::Error::UnmatchedClass) for the first class that only
+    ///   one table has (support-only classes first), unless unmatched classes are skipped.
+    /// - [`Error::ClassTooSmallInTable`](crate::Error::ClassTooSmallInTable) for the first class
+    ///   with fewer than `k_shot` support or `q_query` query items, unless small classes are
+    ///   skipped.
+    /// - [`Error::NotEnoughMatchedClasses`](crate::Error::NotEnoughMatchedClasses) when fewer
+    ///   than `n_way` classes remain after skipping unmatched ones.
+    pub fn from_tables(tables: LabelTables<'_, L>, spec: EpisodeSpec, options: SamplerOptions<L>) -> Result<Self> {
+        let pool = ClassPool::build(tables, &spec, &options)?;
 
         Ok(Self { spec, pool })
     }
@@ -78,7 +106,7 @@ where
     /// The result depends only on `(seed, index)` and the sampler's input, so episodes can be
     /// drawn in any order or on any thread.
     pub fn episode(&self, seed: u64, index: u64) -> Episode<L> {
-        let mut rng = StdRng::seed_from_u64(episode_seed(seed, index));
+        let mut rng = episode_rng(episode_seed(seed, index));
 
         self.sample(&mut rng)
     }
@@ -98,6 +126,16 @@ where
         &self.pool.skipped
     }
 
+    /// Classes excluded because only one of the query and support tables has them.
+    pub fn unmatched_classes(&self) -> &[L] {
+        &self.pool.unmatched
+    }
+
+    /// Returns whether support and query items come from one shared table.
+    pub fn shares_table(&self) -> bool {
+        self.pool.query_items.is_none()
+    }
+
     /// Names of the groups episodes are drawn from, or `None` outside within-group mode.
     pub fn eligible_groups(&self) -> Option<Vec<&str>> {
         self.pool
@@ -107,8 +145,8 @@ where
     }
 }
 
-/// Draws an episode of the given shape from a pool whose classes all have at least
-/// `k_shot + q_query` items and which has at least `n_way` classes (in every eligible group).
+/// Draws an episode of the given shape from a pool whose classes all have enough items for it
+/// and which has at least `n_way` classes (in every eligible group).
 pub(crate) fn draw_episode<L: Clone, R: Rng + ?Sized>(
     pool: &ClassPool<L>,
     n_way: usize,
@@ -116,20 +154,6 @@ pub(crate) fn draw_episode<L: Clone, R: Rng + ?Sized>(
     q_query: usize,
     rng: &mut R,
 ) -> Episode<L> {
-    let need = k_shot + q_query;
-
-    // `index::sample` returns distinct positions in random order, which is the draw order.
-    let classes: Vec<usize> = match &pool.groups {
-        Some(groups) => {
-            let group = &groups[rng.random_range(0..groups.len())];
-            index::sample(rng, group.classes.len(), n_way)
-                .iter()
-                .map(|position| group.classes[position])
-                .collect()
-        }
-        None => index::sample(rng, pool.classes.len(), n_way).into_vec(),
-    };
-
     let mut episode = Episode {
         class_ids: Vec::with_capacity(n_way),
         support: Vec::with_capacity(n_way * k_shot),
@@ -137,23 +161,46 @@ pub(crate) fn draw_episode<L: Clone, R: Rng + ?Sized>(
         query: Vec::with_capacity(n_way * q_query),
         query_labels: Vec::with_capacity(n_way * q_query),
     };
-    for (label, &class) in classes.iter().enumerate() {
-        let items = &pool.items[class];
 
-        // One draw of distinct positions split in two keeps support and query disjoint.
-        let chosen = index::sample(rng, items.len(), need);
-        for (rank, position) in chosen.iter().enumerate() {
-            let label = label as u32;
-            if rank < k_shot {
-                episode.support.push(items[position]);
-                episode.support_labels.push(label);
-            } else {
-                episode.query.push(items[position]);
-                episode.query_labels.push(label);
+    with_scratch(|scratch| {
+        // Distinct positions come out in random order, which is the draw order of the classes.
+        let mut classes = std::mem::take(&mut scratch.classes);
+        classes.clear();
+        match &pool.groups {
+            Some(groups) => {
+                let group = &groups[below(rng, groups.len())];
+                scratch.sample_positions(rng, group.classes.len(), n_way, &mut classes);
+                for class in &mut classes {
+                    *class = group.classes[*class];
+                }
             }
+            None => scratch.sample_positions(rng, pool.classes.len(), n_way, &mut classes),
         }
-        episode.class_ids.push(pool.classes[class].clone());
-    }
+
+        for (label, &class) in classes.iter().enumerate() {
+            match &pool.query_items {
+                // One draw of distinct items split in two keeps support and query disjoint.
+                None => {
+                    let drawn = scratch.sample_values(rng, &pool.items[class], k_shot + q_query);
+                    episode.support.extend_from_slice(&drawn[..k_shot]);
+                    episode.query.extend_from_slice(&drawn[k_shot..]);
+                }
+                Some(query_items) => {
+                    let support = scratch.sample_values(rng, &pool.items[class], k_shot);
+                    episode.support.extend_from_slice(support);
+                    let query = scratch.sample_values(rng, &query_items[class], q_query);
+                    episode.query.extend_from_slice(query);
+                }
+            }
+
+            let label = label as u32;
+            episode.support_labels.extend(std::iter::repeat_n(label, k_shot));
+            episode.query_labels.extend(std::iter::repeat_n(label, q_query));
+            episode.class_ids.push(pool.classes[class].clone());
+        }
+
+        scratch.classes = classes;
+    });
 
     episode
 }

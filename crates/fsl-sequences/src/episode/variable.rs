@@ -4,14 +4,15 @@ use std::fmt::{Debug, Display};
 use std::hash::Hash;
 use std::ops::RangeInclusive;
 
-use rand::rngs::StdRng;
-use rand::{Rng, RngExt, SeedableRng};
+use rand::Rng;
 
 use super::options::SamplerOptions;
 use super::pool::ClassPool;
 use super::sampler::{Episode, draw_episode, episode_seed};
 use super::spec::EpisodeSpec;
+use crate::draw::{episode_rng, in_range};
 use crate::error::{Error, Result};
+use crate::tables::LabelTables;
 
 /// Validated ranges of episode shapes, each bound inclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -101,16 +102,28 @@ where
     /// The errors of [`EpisodeSampler::new`](super::EpisodeSampler::new) for the largest shape
     /// of `ranges`.
     pub fn new(labels: &[L], ranges: EpisodeRanges, options: SamplerOptions<L>) -> Result<Self> {
-        let pool = ClassPool::build(labels, &ranges.largest()?, &options)?;
+        Self::from_tables(LabelTables::shared(labels), ranges, options)
+    }
+
+    /// Builds a sampler whose support items come from one table and query items from another,
+    /// or from one shared table, as [`EpisodeSampler::from_tables`](super::EpisodeSampler::from_tables)
+    /// does.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`EpisodeSampler::from_tables`](super::EpisodeSampler::from_tables) for the
+    /// largest shape of `ranges`.
+    pub fn from_tables(tables: LabelTables<'_, L>, ranges: EpisodeRanges, options: SamplerOptions<L>) -> Result<Self> {
+        let pool = ClassPool::build(tables, &ranges.largest()?, &options)?;
 
         Ok(Self { ranges, pool })
     }
 
     /// Draws one episode, shape first, from `rng`.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Episode<L> {
-        let n_way = rng.random_range(self.ranges.n_way.clone());
-        let k_shot = rng.random_range(self.ranges.k_shot.clone());
-        let q_query = rng.random_range(self.ranges.q_query.clone());
+        let n_way = in_range(rng, &self.ranges.n_way);
+        let k_shot = in_range(rng, &self.ranges.k_shot);
+        let q_query = in_range(rng, &self.ranges.q_query);
 
         draw_episode(&self.pool, n_way, k_shot, q_query, rng)
     }
@@ -119,7 +132,7 @@ where
     ///
     /// The result depends only on `(seed, index)` and the sampler's input.
     pub fn episode(&self, seed: u64, index: u64) -> Episode<L> {
-        let mut rng = StdRng::seed_from_u64(episode_seed(seed, index));
+        let mut rng = episode_rng(episode_seed(seed, index));
 
         self.sample(&mut rng)
     }
