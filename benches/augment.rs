@@ -1,8 +1,14 @@
 //! Throughput of the augmentation presets: the Koch et al. Omniglot distortion on 105x105
-//! grayscale drawings and the natural-image pipeline on 224x224 RGB photos.
+//! grayscale drawings, and the natural-image pipeline from a 320x240 RGB photo to a 224x224
+//! crop.
 //!
 //! Each iteration augments one image, so criterion's elements per second are images per second.
-//! `benches/augment_compare.py` times Pillow doing the same operations for comparison.
+//! Both presets run on one thread here: `u8` images take the crate's single-threaded paths (the
+//! fixed-point affine warp, fast_image_resize built without its `rayon` feature, table-driven
+//! colour jitter), and nothing in them uses the rayon pool inside one image. Only bicubic or
+//! `f32` affine warps go through imageproc's row-parallel `warp`, which these presets do not
+//! use. `benches/augment_compare.py` times Pillow and torchvision.transforms.v2 doing the same
+//! operations on one thread for comparison.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

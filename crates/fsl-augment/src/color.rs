@@ -5,13 +5,15 @@ use rand::Rng;
 
 use crate::augmenter::forward_augmenter;
 use crate::config::AugmenterConfig;
-use crate::error::Result;
-use crate::pixel::{AugmentPixel, GrayImageF32, Image, RgbImageF32, Sample};
+use crate::error::{Error, Result};
+use crate::hue::{shift_hue_levels, shift_hue_values};
+use crate::jitter_levels::{JitterFactors, jitter_levels};
+use crate::pixel::{AugmentPixel, GrayImageF32, Image, RgbImageF32, Sample, levels_mut};
 use crate::range::{UniformRange, check_non_negative};
 
 /// ITU-R BT.601 luma weights of red, green and blue, as Pillow's `convert("L")` and
 /// torchvision's `rgb_to_grayscale` use.
-const LUMA_WEIGHTS: [f64; 3] = [0.299, 0.587, 0.114];
+pub(crate) const LUMA_WEIGHTS: [f64; 3] = [0.299, 0.587, 0.114];
 
 /// Luma of one pixel in the sample type's units; a gray pixel is its own luma.
 fn luma<P: AugmentPixel>(pixel: &P) -> f64 {
@@ -75,23 +77,30 @@ impl Grayscale {
 
 forward_augmenter!(Grayscale);
 
-/// Random brightness, contrast and saturation changes with torchvision's `ColorJitter`
-/// semantics, applied in that fixed order and rounded once at the end.
+/// Random brightness, contrast, saturation and hue changes with torchvision's `ColorJitter`
+/// semantics, applied in that fixed order (torchvision shuffles the order per image).
 ///
-/// Each factor is drawn uniformly from `[max(0, 1 - strength), 1 + strength]`. Brightness
-/// multiplies every value. Contrast blends every value with the mean luma of the image
-/// (`c · v + (1 - c) · mean`). Saturation blends every channel with the pixel's luma, so gray
-/// images stay unchanged. Values are clamped to [0, white] after each step.
-/// Hue is not jittered.
+/// Brightness, contrast and saturation factors are drawn uniformly from
+/// `[max(0, 1 - strength), 1 + strength]`. Brightness multiplies every value. Contrast blends
+/// every value with the mean luma of the image (`c · v + (1 - c) · mean`). Saturation blends
+/// every channel with the pixel's luma, so gray images stay unchanged. Values are clamped to
+/// [0, white] after each step and, for `u8` images, rounded once after saturation. The hue
+/// factor is drawn uniformly from `[-hue, hue]` and applied as [`adjust_hue`](crate::adjust_hue),
+/// which rounds `u8` values again. Hue leaves gray images unchanged.
+///
+/// The three factors are always drawn, the hue factor only when `hue > 0`, so a jitter without
+/// hue draws the same random numbers as before hue existed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ColorJitter {
     brightness: f32,
     contrast: f32,
     saturation: f32,
+    hue: f32,
 }
 
 impl ColorJitter {
-    /// Jitter strengths, each >= 0; 0 turns that change off.
+    /// Jitter strengths, each >= 0; 0 turns that change off. Hue starts off; set it with
+    /// [`with_hue`](Self::with_hue).
     ///
     /// # Errors
     ///
@@ -107,33 +116,68 @@ impl ColorJitter {
             brightness,
             contrast,
             saturation,
+            hue: 0.0,
         })
     }
 
+    /// Sets the hue jitter: the factor is drawn from `[-hue, hue]` in turns of the colour
+    /// wheel, with `hue` in [0, 0.5] as torchvision requires; 0 turns hue jitter off.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFinite`](crate::Error::NotFinite) or
+    /// [`Error::OutOfRange`](crate::Error::OutOfRange) when `hue` is not a finite value in
+    /// [0, 0.5].
+    pub fn with_hue(mut self, hue: f32) -> Result<Self> {
+        let checked = check_non_negative("hue", hue)?;
+        if checked > 0.5 {
+            return Err(Error::OutOfRange {
+                field: "hue",
+                value: checked,
+                allowed: "[0, 0.5]",
+            });
+        }
+
+        self.hue = hue;
+        Ok(self)
+    }
+
+    /// Draws the factors of one image in a fixed order: brightness, contrast, saturation, then
+    /// hue when it is on.
+    fn draw(&self, rng: &mut dyn Rng) -> (JitterFactors, Option<f64>) {
+        let factors = JitterFactors {
+            brightness: factor_range(self.brightness).sample(rng),
+            contrast: factor_range(self.contrast).sample(rng),
+            saturation: factor_range(self.saturation).sample(rng),
+        };
+
+        let hue = (self.hue > 0.0).then(|| UniformRange::from_known(-self.hue, self.hue).sample(rng));
+        (factors, hue)
+    }
+
     fn apply<P: AugmentPixel>(&self, image: &Image<P>, rng: &mut dyn Rng) -> Image<P> {
-        let white = P::Subpixel::WHITE;
-        let brightness = factor_range(self.brightness).sample(rng);
-        let contrast = factor_range(self.contrast).sample(rng);
-        let saturation = factor_range(self.saturation).sample(rng);
-
-        let mut values: Vec<f64> = image.iter().map(|value| value.to_f64() * brightness).collect();
-        values.iter_mut().for_each(|value| *value = value.clamp(0.0, white));
-
+        let (factors, hue) = self.draw(rng);
         let channels = usize::from(P::CHANNEL_COUNT);
-        let mean = values.chunks(channels).map(luma_of_slice).sum::<f64>() / (values.len() / channels).max(1) as f64;
-        for value in &mut values {
-            *value = (contrast * *value + (1.0 - contrast) * mean).clamp(0.0, white);
-        }
+        let mut output = image.clone();
 
-        for pixel in values.chunks_mut(channels) {
-            let gray = luma_of_slice(pixel);
-            for value in pixel.iter_mut() {
-                *value = (saturation * *value + (1.0 - saturation) * gray).clamp(0.0, white);
+        if let Some(values) = levels_mut(&mut output) {
+            jitter_levels(values, channels, factors);
+            if let (Some(hue), 3) = (hue, channels) {
+                shift_hue_levels(values, hue);
             }
+            return output;
         }
 
-        let raw = values.into_iter().map(P::Subpixel::from_f64).collect();
-        ImageBuffer::from_raw(image.width(), image.height(), raw).expect("one value per channel of every pixel")
+        jitter_values(&mut output, factors);
+        if let (Some(hue), 3) = (hue, channels) {
+            let mut values: Vec<f32> = output.iter().map(|&value| value.into()).collect();
+            shift_hue_values(&mut values, hue);
+            output
+                .iter_mut()
+                .zip(values)
+                .for_each(|(target, value)| *target = P::Subpixel::from_f64(f64::from(value)));
+        }
+        output
     }
 
     fn describe(&self) -> AugmenterConfig {
@@ -141,8 +185,36 @@ impl ColorJitter {
             brightness: self.brightness,
             contrast: self.contrast,
             saturation: self.saturation,
+            hue: self.hue,
         }
     }
+}
+
+/// Applies brightness, contrast and saturation to an `f32` image in f64, without rounding.
+fn jitter_values<P: AugmentPixel>(image: &mut Image<P>, factors: JitterFactors) {
+    let white = P::Subpixel::WHITE;
+    let mut values: Vec<f64> = image
+        .iter()
+        .map(|value| (value.to_f64() * factors.brightness).clamp(0.0, white))
+        .collect();
+
+    let channels = usize::from(P::CHANNEL_COUNT);
+    let mean = values.chunks(channels).map(luma_of_slice).sum::<f64>() / (values.len() / channels).max(1) as f64;
+    for value in &mut values {
+        *value = (factors.contrast * *value + (1.0 - factors.contrast) * mean).clamp(0.0, white);
+    }
+
+    for pixel in values.chunks_mut(channels) {
+        let gray = luma_of_slice(pixel);
+        for value in pixel.iter_mut() {
+            *value = (factors.saturation * *value + (1.0 - factors.saturation) * gray).clamp(0.0, white);
+        }
+    }
+
+    image
+        .iter_mut()
+        .zip(values)
+        .for_each(|(target, value)| *target = P::Subpixel::from_f64(value));
 }
 
 forward_augmenter!(ColorJitter);

@@ -1,4 +1,9 @@
 //! Augmenters built from other augmenters.
+//!
+//! Combinators hold their parts behind [`Arc`], so cloning one copies a few pointers and the
+//! clones share the parts.
+
+use std::sync::Arc;
 
 use image::{GrayImage, RgbImage};
 use rand::{Rng, RngExt};
@@ -40,9 +45,36 @@ macro_rules! forward_combinator {
 /// Applies one inner augmenter to an image of type `T`.
 type Step<'a, T> = &'a dyn Fn(&dyn Augmenter, &T, &mut dyn Rng) -> T;
 
+/// Shared, immutable list of augmenters.
+type Parts = Arc<[Arc<dyn Augmenter>]>;
+
+/// Moves boxed augmenters into a shared list.
+fn share(parts: Vec<Box<dyn Augmenter>>) -> Parts {
+    parts.into_iter().map(Arc::from).collect()
+}
+
 /// Collects the descriptions of `parts`, or `None` when one of them has none.
-fn part_configs(parts: &[Box<dyn Augmenter>]) -> Option<Vec<AugmenterConfig>> {
+fn part_configs(parts: &[Arc<dyn Augmenter>]) -> Option<Vec<AugmenterConfig>> {
     parts.iter().map(|part| part.config()).collect()
+}
+
+/// Applies `parts` in order, starting from `image` without copying it first.
+fn apply_in_order<'a, T: Clone>(
+    parts: impl IntoIterator<Item = &'a Arc<dyn Augmenter>>,
+    image: &T,
+    rng: &mut dyn Rng,
+    step: Step<'_, T>,
+) -> T {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return image.clone();
+    };
+
+    let mut current = step(first.as_ref(), image, rng);
+    for inner in parts {
+        current = step(inner.as_ref(), &current, rng);
+    }
+    current
 }
 
 /// Returns the image unchanged and draws no random numbers.
@@ -62,32 +94,37 @@ impl Identity {
 forward_combinator!(Identity);
 
 /// Applies every step in order; an empty sequence is the identity.
-#[derive(Debug, Default)]
-pub struct Sequence(pub Vec<Box<dyn Augmenter>>);
+#[derive(Debug, Clone, Default)]
+pub struct Sequence {
+    steps: Parts,
+}
 
 impl Sequence {
     /// Wraps the steps, applied first to last.
     pub fn new(steps: Vec<Box<dyn Augmenter>>) -> Self {
-        Self(steps)
+        Self { steps: share(steps) }
     }
 
     /// Appends a step.
-    pub fn then(mut self, step: impl Augmenter + 'static) -> Self {
-        self.0.push(Box::new(step));
-        self
+    pub fn then(self, step: impl Augmenter + 'static) -> Self {
+        let mut steps = self.steps.to_vec();
+        steps.push(Arc::new(step));
+
+        Self { steps: steps.into() }
+    }
+
+    /// Returns the steps, first to last.
+    pub fn steps(&self) -> &[Arc<dyn Augmenter>] {
+        &self.steps
     }
 
     fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
-        let mut current = image.clone();
-        for inner in &self.0 {
-            current = step(inner.as_ref(), &current, rng);
-        }
-        current
+        apply_in_order(self.steps.iter(), image, rng, step)
     }
 
     fn describe(&self) -> Option<AugmenterConfig> {
         Some(AugmenterConfig::Sequence {
-            steps: part_configs(&self.0)?,
+            steps: part_configs(&self.steps)?,
         })
     }
 }
@@ -95,10 +132,10 @@ impl Sequence {
 forward_combinator!(Sequence);
 
 /// Applies `inner` with probability `p`, otherwise returns the image unchanged.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Sometimes {
     p: f64,
-    inner: Box<dyn Augmenter>,
+    inner: Arc<dyn Augmenter>,
 }
 
 impl Sometimes {
@@ -110,7 +147,7 @@ impl Sometimes {
     pub fn new(p: f32, inner: impl Augmenter + 'static) -> Result<Self> {
         Ok(Self {
             p: check_probability("p", p)?,
-            inner: Box::new(inner),
+            inner: Arc::new(inner),
         })
     }
 
@@ -138,9 +175,9 @@ impl Sometimes {
 forward_combinator!(Sometimes);
 
 /// Applies one of its options, chosen uniformly for each image.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OneOf {
-    options: Vec<Box<dyn Augmenter>>,
+    options: Parts,
 }
 
 impl OneOf {
@@ -153,7 +190,9 @@ impl OneOf {
         if options.is_empty() {
             return Err(Error::EmptyOneOf);
         }
-        Ok(Self { options })
+        Ok(Self {
+            options: share(options),
+        })
     }
 
     fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
@@ -173,11 +212,11 @@ forward_combinator!(OneOf);
 
 /// Applies a random subset of its options: the subset size is drawn uniformly from
 /// `min..=max`, the members uniformly without repetition, and they run in the order given.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SomeOf {
     min: usize,
     max: usize,
-    options: Vec<Box<dyn Augmenter>>,
+    options: Parts,
 }
 
 impl SomeOf {
@@ -208,7 +247,11 @@ impl SomeOf {
                 available: options.len(),
             });
         }
-        Ok(Self { min, max, options })
+        Ok(Self {
+            min,
+            max,
+            options: share(options),
+        })
     }
 
     fn run<T: Clone>(&self, image: &T, rng: &mut dyn Rng, step: Step<'_, T>) -> T {
@@ -216,11 +259,7 @@ impl SomeOf {
         let mut chosen = rand::seq::index::sample(rng, self.options.len(), count).into_vec();
         chosen.sort_unstable();
 
-        let mut current = image.clone();
-        for index in chosen {
-            current = step(self.options[index].as_ref(), &current, rng);
-        }
-        current
+        apply_in_order(chosen.into_iter().map(|index| &self.options[index]), image, rng, step)
     }
 
     fn describe(&self) -> Option<AugmenterConfig> {

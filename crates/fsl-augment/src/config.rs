@@ -152,6 +152,10 @@ pub enum AugmenterConfig {
         contrast: f32,
         /// Saturation jitter strength.
         saturation: f32,
+        /// Hue jitter strength in [0, 0.5]; 0, the value when the field is missing, turns hue
+        /// jitter off.
+        #[serde(default)]
+        hue: f32,
     },
 }
 
@@ -205,7 +209,8 @@ impl AugmenterConfig {
                 brightness,
                 contrast,
                 saturation,
-            } => Box::new(ColorJitter::new(*brightness, *contrast, *saturation)?),
+                hue,
+            } => Box::new(ColorJitter::new(*brightness, *contrast, *saturation)?.with_hue(*hue)?),
         };
 
         Ok(augmenter)

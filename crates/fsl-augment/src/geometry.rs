@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::augmenter::forward_augmenter;
 use crate::config::AugmenterConfig;
 use crate::error::{Error, Result};
-use crate::pixel::{AugmentPixel, Image, uniform_pixel};
+use crate::pixel::{AugmentPixel, Image, image_from_levels, levels, uniform_pixel};
 use crate::range::UniformRange;
+use crate::resize_levels::resize_levels;
 
 /// How much to take off or add on one side of an image, drawn independently for each of the
 /// four sides.
@@ -199,16 +200,27 @@ impl ResizeFilter {
     }
 }
 
-/// Resizes a view of an image to `width` x `height` with `filter`, through `image::imageops`.
+/// Resizes the window `(x, y, width, height)` of an image to `width` x `height` with `filter`.
+///
+/// `u8` images go through fast_image_resize, which reads the window in place; `f32` images go
+/// through `image::imageops::resize` on a view. Both widen the filter when shrinking, but their
+/// values can differ slightly because fast_image_resize rounds its coefficients to fixed point.
 pub(crate) fn resize_view<P: AugmentPixel>(
     image: &Image<P>,
-    (x, y, crop_width, crop_height): (u32, u32, u32, u32),
+    window: (u32, u32, u32, u32),
     (width, height): (u32, u32),
     filter: ResizeFilter,
 ) -> Image<P> {
+    let (x, y, crop_width, crop_height) = window;
     let view = image.view(x, y, crop_width, crop_height);
     if (crop_width, crop_height) == (width, height) {
         return view.to_image();
+    }
+
+    if let Some(values) = levels(image) {
+        let channels = usize::from(P::CHANNEL_COUNT);
+        let resized = resize_levels(values, image.dimensions(), channels, window, (width, height), filter);
+        return image_from_levels(width, height, resized);
     }
 
     imageops::resize(&*view, width, height, filter.to_image())

@@ -9,8 +9,9 @@
 //!   [`HorizontalFlip`], [`VerticalFlip`], [`Rotate90`], [`Crop`], [`Pad`], [`Resize`],
 //!   [`CenterCrop`], [`RandomResizedCrop`] and [`ElasticDistortion`].
 //! - Pixel values: [`Invert`], [`GaussianNoise`], [`BrightnessContrast`], [`Gamma`],
-//!   [`GaussianBlur`], [`ColorJitter`] and [`Grayscale`], plus the conversions [`to_grayscale`]
-//!   and [`to_rgb`].
+//!   [`GaussianBlur`], [`ColorJitter`] (brightness, contrast, saturation and hue) and
+//!   [`Grayscale`], plus the conversions [`to_grayscale`] and [`to_rgb`] and the hue rotation
+//!   [`adjust_hue`].
 //! - Combinators: [`Identity`], [`Sequence`], [`Sometimes`], [`OneOf`] and [`SomeOf`].
 //! - Presets: [`presets::koch_omniglot`] (the classical Omniglot distortion) and
 //!   [`presets::natural_image`] (random resized crop, flip and colour jitter).
@@ -60,12 +61,16 @@ mod combinators;
 mod config;
 mod error;
 mod geometry;
+mod hue;
 mod intensity;
+mod jitter_levels;
 mod pixel;
 mod pixel_ops;
 pub mod presets;
 mod range;
+mod resize_levels;
 mod resized_crop;
+mod warp_levels;
 
 pub use affine::{Affine, AffineConfig, Interpolation};
 pub use augmenter::Augmenter;
@@ -76,6 +81,7 @@ pub use combinators::{Identity, OneOf, Sequence, SomeOf, Sometimes};
 pub use config::AugmenterConfig;
 pub use error::{Error, Result};
 pub use geometry::{CenterCrop, Crop, Extent, Pad, Resize, ResizeFilter};
+pub use hue::{adjust_hue, adjust_hue_f32};
 pub use intensity::{BrightnessContrast, Gamma, GaussianNoise};
 pub use pixel::{GrayImageF32, RgbImageF32};
 pub use pixel_ops::{HorizontalFlip, Invert, Rotate90, VerticalFlip};

@@ -28,6 +28,16 @@ pub(crate) trait Sample: Primitive + Into<f32> + Clamp<f32> + Send + Sync + 'sta
     fn from_level(level: u8) -> Self {
         Self::from_f64(f64::from(level) / 255.0 * Self::WHITE)
     }
+
+    /// Returns the values as 8-bit levels when the type is `u8`, so that integer fast paths
+    /// can take over; `None` for `f32`.
+    fn as_levels(values: &[Self]) -> Option<&[u8]>;
+
+    /// Mutable form of [`as_levels`](Sample::as_levels).
+    fn as_levels_mut(values: &mut [Self]) -> Option<&mut [u8]>;
+
+    /// Takes 8-bit levels back as values of this type; `None` unless the type is `u8`.
+    fn from_levels(levels: Vec<u8>) -> Option<Vec<Self>>;
 }
 
 impl Sample for u8 {
@@ -44,6 +54,18 @@ impl Sample for u8 {
     fn from_level(level: u8) -> Self {
         level
     }
+
+    fn as_levels(values: &[Self]) -> Option<&[u8]> {
+        Some(values)
+    }
+
+    fn as_levels_mut(values: &mut [Self]) -> Option<&mut [u8]> {
+        Some(values)
+    }
+
+    fn from_levels(levels: Vec<u8>) -> Option<Vec<Self>> {
+        Some(levels)
+    }
 }
 
 impl Sample for f32 {
@@ -55,6 +77,18 @@ impl Sample for f32 {
 
     fn from_f64(value: f64) -> Self {
         value.clamp(0.0, 1.0) as f32
+    }
+
+    fn as_levels(_values: &[Self]) -> Option<&[u8]> {
+        None
+    }
+
+    fn as_levels_mut(_values: &mut [Self]) -> Option<&mut [u8]> {
+        None
+    }
+
+    fn from_levels(_levels: Vec<u8>) -> Option<Vec<Self>> {
+        None
     }
 }
 
@@ -91,6 +125,28 @@ pub(crate) fn from_f32_units<P: AugmentPixel>(width: u32, height: u32, values: &
         .iter()
         .map(|&value| P::Subpixel::from_f64(f64::from(value)))
         .collect();
+
+    ImageBuffer::from_raw(width, height, raw).expect("one value per channel of every pixel")
+}
+
+/// Returns the raw channel values of a `u8` image, or `None` for an `f32` image.
+pub(crate) fn levels<P: AugmentPixel>(image: &Image<P>) -> Option<&[u8]> {
+    P::Subpixel::as_levels(image.as_raw())
+}
+
+/// Returns the raw channel values of a `u8` image for writing, or `None` for an `f32` image.
+pub(crate) fn levels_mut<P: AugmentPixel>(image: &mut Image<P>) -> Option<&mut [u8]> {
+    P::Subpixel::as_levels_mut(image)
+}
+
+/// Builds an image of `P` from 8-bit levels computed by a fast path that [`levels`] enabled.
+///
+/// # Panics
+///
+/// When `P` is not a `u8` pixel type or `values` does not contain one value per channel of every
+/// pixel. Both are bugs of the caller, because it only gets here after [`levels`] returned `Some`.
+pub(crate) fn image_from_levels<P: AugmentPixel>(width: u32, height: u32, values: Vec<u8>) -> Image<P> {
+    let raw = P::Subpixel::from_levels(values).expect("a fast path for 8-bit levels runs only on u8 images");
 
     ImageBuffer::from_raw(width, height, raw).expect("one value per channel of every pixel")
 }

@@ -17,7 +17,18 @@ pub struct HorizontalFlip;
 
 impl HorizontalFlip {
     fn apply<P: AugmentPixel>(&self, image: &Image<P>, _rng: &mut dyn Rng) -> Image<P> {
-        imageops::flip_horizontal(image)
+        let (width, height) = image.dimensions();
+        let mut output = image.clone();
+
+        // Whole-pixel copies on raw rows; imageops::flip_horizontal moves one pixel at a time
+        // through bounds-checked accessors.
+        match P::CHANNEL_COUNT {
+            1 => mirror_rows::<_, 1>(image.as_raw(), &mut output, width as usize),
+            3 => mirror_rows::<_, 3>(image.as_raw(), &mut output, width as usize),
+            _ => return imageops::flip_horizontal(image),
+        }
+        debug_assert_eq!(output.dimensions(), (width, height));
+        output
     }
 
     fn describe(&self) -> AugmenterConfig {
@@ -26,6 +37,23 @@ impl HorizontalFlip {
 }
 
 forward_augmenter!(HorizontalFlip);
+
+/// Writes every row of `source` (rows of `width` pixels of `C` values) into `target` with its
+/// pixels in reverse order.
+fn mirror_rows<S: Copy, const C: usize>(source: &[S], target: &mut [S], width: usize) {
+    let row_length = width * C;
+    if row_length == 0 {
+        return;
+    }
+
+    for (source_row, target_row) in source.chunks_exact(row_length).zip(target.chunks_exact_mut(row_length)) {
+        let source_pixels = source_row.as_chunks::<C>().0;
+        let target_pixels = target_row.as_chunks_mut::<C>().0;
+        for (target_pixel, source_pixel) in target_pixels.iter_mut().zip(source_pixels.iter().rev()) {
+            *target_pixel = *source_pixel;
+        }
+    }
+}
 
 /// Mirrors the image top to bottom.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

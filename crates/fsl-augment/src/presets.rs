@@ -28,7 +28,8 @@ pub fn koch_omniglot_config() -> AugmenterConfig {
 /// Builds the standard natural-image training pipeline for a `size` x `size` model input:
 /// random resized crop (area 8 % to 100 %, aspect ratio 3/4 to 4/3, bilinear), horizontal flip
 /// with probability 0.5, then colour jitter of strength 0.4 for brightness, contrast and
-/// saturation.
+/// saturation, without hue jitter. For hue, build the pipeline by hand with
+/// [`ColorJitter::with_hue`].
 ///
 /// # Errors
 ///
@@ -63,6 +64,7 @@ pub fn natural_image_config(size: u32) -> AugmenterConfig {
                 brightness: NATURAL_COLOR_JITTER,
                 contrast: NATURAL_COLOR_JITTER,
                 saturation: NATURAL_COLOR_JITTER,
+                hue: 0.0,
             },
         ],
     }

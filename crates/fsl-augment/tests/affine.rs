@@ -1,6 +1,6 @@
 //! Affine distortion: exact geometric cases, seeding and parameter checks.
 
-use fsl_augment::{Affine, AffineConfig, Augmenter, Error};
+use fsl_augment::{Affine, AffineConfig, Augmenter, Error, GrayImageF32, Interpolation};
 use image::{GrayImage, Luma, RgbImage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -191,4 +191,65 @@ fn invalid_parameters_rejected() {
         };
         assert_eq!(field, expected_field, "{error}");
     }
+}
+
+/// The u8 fixed-point warp rounds once (0.5 levels) and rounds its weights to 1/2048 pixel
+/// (0.125 levels). imageproc's f32 warp of the same draw adds f32 error far below that.
+const U8_AGAINST_F32_TOLERANCE: f32 = 0.63;
+
+#[test]
+fn u8_warp_matches_f32_warp() {
+    // Stronger than the Omniglot ranges, so many output pixels read across the border.
+    let affine = AffineConfig::new()
+        .with_rotation_degrees(-40.0, 40.0)
+        .with_shear(-0.5, 0.5)
+        .with_scale(0.6, 1.5)
+        .with_translation(-6.0, 6.0)
+        .with_fill(200)
+        .build()
+        .unwrap();
+    let image = GrayImage::from_fn(23, 17, |x, y| Luma([((x * 37 + y * 91 + x * y * 13) % 256) as u8]));
+    let unit = GrayImageF32::from_fn(23, 17, |x, y| Luma([f32::from(image.get_pixel(x, y)[0]) / 255.0]));
+
+    for seed in 0..30 {
+        let levels = affine.augment(&image, &mut StdRng::seed_from_u64(seed));
+        let values = affine.augment_f32(&unit, &mut StdRng::seed_from_u64(seed));
+
+        for (x, y, pixel) in levels.enumerate_pixels() {
+            let exact = values.get_pixel(x, y)[0] * 255.0;
+            let difference = (f32::from(pixel[0]) - exact).abs();
+            assert!(
+                difference <= U8_AGAINST_F32_TOLERANCE,
+                "seed {seed}, pixel ({x}, {y}): {} against {exact}",
+                pixel[0]
+            );
+        }
+    }
+}
+
+#[test]
+fn u8_nearest_warp_matches_f32_warp() {
+    let affine = AffineConfig::omniglot()
+        .with_component_probability(1.0)
+        .with_interpolation(Interpolation::Nearest)
+        .build()
+        .unwrap();
+    let image = GrayImage::from_fn(15, 12, |x, y| Luma([((x * 53 + y * 19) % 256) as u8]));
+    let unit = GrayImageF32::from_fn(15, 12, |x, y| Luma([f32::from(image.get_pixel(x, y)[0]) / 255.0]));
+
+    let mut mismatches = 0;
+    for seed in 0..30 {
+        let levels = affine.augment(&image, &mut StdRng::seed_from_u64(seed));
+        let values = affine.augment_f32(&unit, &mut StdRng::seed_from_u64(seed));
+
+        mismatches += levels
+            .pixels()
+            .zip(values.pixels())
+            .filter(|(level, value)| (f32::from(level[0]) - value[0] * 255.0).abs() > 1e-3)
+            .count();
+    }
+
+    // Both pick the pixel at floor(x + 0.5); only positions within float error of a half-pixel
+    // boundary may pick differently, which is rare.
+    assert!(mismatches <= 5, "{mismatches} of 5400 pixels picked another neighbour");
 }

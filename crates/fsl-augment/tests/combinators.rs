@@ -5,6 +5,13 @@ use fsl_augment::{
     Augmenter, BrightnessContrast, Error, GaussianNoise, HorizontalFlip, Identity, Invert, OneOf, Sequence, Sometimes,
     VerticalFlip,
 };
+use std::sync::Arc;
+
+use fsl_augment::presets::{koch_omniglot, natural_image};
+use fsl_augment::{
+    Affine, CenterCrop, ColorJitter, Crop, ElasticDistortion, Extent, Gamma, GaussianBlur, Grayscale, Pad,
+    RandomResizedCrop, Resize, ResizeFilter, Rotate90, SomeOf,
+};
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -220,4 +227,60 @@ fn rgb_operations_act_per_channel() {
 
     assert_eq!(flipped.get_pixel(0, 0), &Rgb([40, 50, 60]));
     assert_eq!(inverted.get_pixel(1, 0), &Rgb([215, 205, 195]));
+}
+
+/// Returns a clone and the original; compiles only for augmenters that can be cloned and
+/// shared between threads.
+fn clone_pair<A: Augmenter + Clone + Send + Sync + 'static>(augmenter: A) -> (Box<dyn Augmenter>, Box<dyn Augmenter>) {
+    (Box::new(augmenter.clone()), Box::new(augmenter))
+}
+
+#[test]
+fn every_augmenter_is_clone_send_sync() {
+    let image = RgbImage::from_fn(12, 10, |x, y| Rgb([(x * 20) as u8, (y * 25) as u8, 60]));
+    let pairs = vec![
+        clone_pair(Identity),
+        clone_pair(Sequence::default().then(Invert)),
+        clone_pair(Sometimes::new(0.5, Invert).unwrap()),
+        clone_pair(OneOf::new(vec![Box::new(Invert)]).unwrap()),
+        clone_pair(SomeOf::new(0, 1, vec![Box::new(Invert)]).unwrap()),
+        clone_pair(Affine::omniglot()),
+        clone_pair(HorizontalFlip),
+        clone_pair(VerticalFlip),
+        clone_pair(Invert),
+        clone_pair(Rotate90::new(0, 3).unwrap()),
+        clone_pair(GaussianNoise::new(3.0).unwrap()),
+        clone_pair(BrightnessContrast::new((-5.0, 5.0), (0.9, 1.1)).unwrap()),
+        clone_pair(Gamma::new((0.8, 1.2)).unwrap()),
+        clone_pair(GaussianBlur::new((0.5, 1.0)).unwrap()),
+        clone_pair(ElasticDistortion::new((1.0, 2.0), 2.0).unwrap()),
+        clone_pair(Crop::new(Extent::Pixels { min: 0, max: 2 }).unwrap()),
+        clone_pair(Pad::new(Extent::Pixels { min: 0, max: 2 }, 0).unwrap()),
+        clone_pair(Resize::new(6, 5, ResizeFilter::Bilinear).unwrap()),
+        clone_pair(CenterCrop::new(6, 5).unwrap()),
+        clone_pair(RandomResizedCrop::new(6, 5, (0.3, 1.0), (0.75, 1.33)).unwrap()),
+        clone_pair(Grayscale),
+        clone_pair(ColorJitter::new(0.4, 0.4, 0.4).unwrap().with_hue(0.1).unwrap()),
+        clone_pair(koch_omniglot()),
+        clone_pair(natural_image(8).unwrap()),
+    ];
+
+    // A clone behaves as its original: same seed, same image.
+    for (clone, original) in &pairs {
+        let first = clone.augment_rgb(&image, &mut StdRng::seed_from_u64(7));
+        let second = original.augment_rgb(&image, &mut StdRng::seed_from_u64(7));
+        assert_eq!(first, second, "{clone:?}");
+    }
+}
+
+#[test]
+fn sequence_clone_shares_steps() {
+    let sequence = Sequence::new(vec![Box::new(HorizontalFlip), Box::new(Invert)]);
+
+    let clone = sequence.clone();
+
+    assert_eq!(clone.steps().len(), 2);
+    for (cloned, original) in clone.steps().iter().zip(sequence.steps()) {
+        assert!(Arc::ptr_eq(cloned, original), "the clone copied a step");
+    }
 }
