@@ -39,6 +39,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A configuration file does not parse or names an unknown key or value.
+    #[error("invalid configuration {path}: {message}")]
+    Config {
+        /// The configuration file.
+        path: std::path::PathBuf,
+        /// The parse error, with the key and line when known.
+        message: String,
+    },
+
     /// An input file could not be read.
     #[error("failed to read {path}: {source}; check the path")]
     Read {
@@ -58,6 +67,38 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// Returns whether the error lies in the input (a setting, a configuration, a data file or
+    /// folder) rather than in the run itself (a failed write, a diverged training, a tensor
+    /// operation). The `fsl` binary exits with 2 for the first kind and 1 for the second.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            Self::InvalidSetting { .. } | Self::Config { .. } | Self::Read { .. } | Self::Augment(_) => true,
+            Self::Datasets(error) => is_input_dataset_error(error),
+            Self::Sequences(error) => match error {
+                fsl_sequences::Error::Dataset(error) => is_input_dataset_error(error),
+                fsl_sequences::Error::SpawnWorker(_)
+                | fsl_sequences::Error::WorkerStopped { .. }
+                | fsl_sequences::Error::Tensor(_) => false,
+                _ => true,
+            },
+            Self::Models(error) => matches!(
+                error,
+                fsl_models::Error::InvalidConfig { .. }
+                    | fsl_models::Error::Config { .. }
+                    | fsl_models::Error::Io { action: "read", .. }
+            ),
+            Self::Layers(_) | Self::Candle(_) | Self::Io { .. } => false,
+        }
+    }
+}
+
+/// Classifies every dataset error as an input error except the failure of an output file.
+fn is_input_dataset_error(error: &fsl_datasets::Error) -> bool {
+    const OUTPUT_ACTIONS: [&str; 5] = ["write", "create", "create folder", "sync", "rename"];
+    !matches!(error, fsl_datasets::Error::Io { action, .. } if OUTPUT_ACTIONS.contains(action))
 }
 
 /// Result alias of the facade.

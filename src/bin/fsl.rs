@@ -13,9 +13,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let arguments = cli::Cli::parse();
-    cli::init_logging(arguments.verbose);
+    let log = cli::init_logging(arguments.verbose);
 
-    match cli::run(arguments) {
+    match cli::run(arguments, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // Most messages already quote their cause, so a cause is printed only when it adds text.
@@ -30,7 +30,12 @@ fn main() -> ExitCode {
                 }
                 source = cause.source();
             }
-            ExitCode::FAILURE
+            // Exit code 2, as for a usage error that clap reports, when the input is at fault.
+            if error.is_input_error() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -4,11 +4,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fsl_datasets::AnnotationTable;
+use fsl_datasets::image_folder::SPLIT;
 use fsl_datasets::omniglot::{self, ALPHABET, OmniglotArchive};
 use fsl_sequences::{EpisodeLoader, EpisodeSampler, EpisodeSpec, LoaderConfig, SamplerOptions, decode_images};
 use image::GrayImage;
 
-use crate::Result;
+use super::open::open_table;
+use crate::{Error, Result};
 
 /// Name of the derived class column: `alphabet/character`, so that `character01` of two
 /// alphabets are different classes.
@@ -59,11 +61,34 @@ impl CharacterSet {
         Self::from_table(omniglot::load(path)?)
     }
 
-    /// Prepares a table with `alphabet` and `label` columns.
+    /// Opens any source [`open_table`] reads (Omniglot archive or folder, Parquet table, image
+    /// folder), keeps the rows whose `split` column equals `split` when one is given, and
+    /// decodes the images.
+    pub fn open(path: &Path, split: Option<&str>) -> Result<Self> {
+        let mut table = open_table(path, None)?;
+        if let Some(split) = split {
+            table = rows_of_split(&table, split, path)?;
+        }
+        Self::from_table(table)
+    }
+
+    /// Prepares a table with a `label` column and, optionally, an `alphabet` column.
+    ///
+    /// With an `alphabet` column the class is `alphabet/label`, because Omniglot's character
+    /// folders repeat across alphabets. Without one, the class is the label and every row
+    /// belongs to the same alphabet, the empty string. [`Self::has_alphabets`] distinguishes the two cases.
     pub fn from_table(table: AnnotationTable) -> Result<Self> {
-        let table = table.with_joined_column(CLASS, &[ALPHABET, fsl_datasets::table::LABEL], "/")?;
+        let has_alphabets = table.column_names().iter().any(|name| name == ALPHABET);
+        let (table, alphabets) = if has_alphabets {
+            let table = table.with_joined_column(CLASS, &[ALPHABET, fsl_datasets::table::LABEL], "/")?;
+            let alphabets = table.strings(ALPHABET)?;
+            (table, alphabets)
+        } else {
+            let table = table.with_joined_column(CLASS, &[fsl_datasets::table::LABEL], "/")?;
+            let alphabets = vec![String::new(); table.num_rows()];
+            (table, alphabets)
+        };
         let classes = table.strings(CLASS)?;
-        let alphabets = table.strings(ALPHABET)?;
         let images = Arc::new(decode_images(&table)?);
         Ok(Self {
             table,
@@ -71,6 +96,11 @@ impl CharacterSet {
             alphabets,
             images,
         })
+    }
+
+    /// Returns whether the rows came with an `alphabet` column.
+    pub fn has_alphabets(&self) -> bool {
+        self.table.column_names().iter().any(|name| name == ALPHABET)
     }
 
     /// Keeps the rows whose alphabet satisfies `keep`.
@@ -160,4 +190,32 @@ impl CharacterSet {
             options
         }
     }
+}
+
+/// Keeps the rows of `table` whose `split` column equals `split`.
+fn rows_of_split(table: &AnnotationTable, split: &str, path: &Path) -> Result<AnnotationTable> {
+    if !table.column_names().iter().any(|name| name == SPLIT) {
+        return Err(Error::InvalidSetting {
+            name: "split",
+            value: split.to_owned(),
+            reason: format!(
+                "{} has no `{SPLIT}` column; add one with `fsl data split` or drop --split",
+                path.display()
+            ),
+        });
+    }
+
+    let splits = table.strings(SPLIT)?;
+    let rows = table.filter(|row| splits[row] == split)?;
+    if rows.num_rows() == 0 {
+        let mut names = splits;
+        names.sort();
+        names.dedup();
+        return Err(Error::InvalidSetting {
+            name: "split",
+            value: split.to_owned(),
+            reason: format!("{} has no row in this split; its splits are {names:?}", path.display()),
+        });
+    }
+    Ok(rows)
 }

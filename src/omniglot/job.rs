@@ -328,37 +328,52 @@ pub fn model_config(seed: u64, image_size: u32) -> ModelConfig {
     }
 }
 
-/// Trains `network` on `set`, holding out a tenth of its characters for validation.
+/// Trains `network` on `set`, holding out a tenth of its characters for validation, with the
+/// Omniglot affine distortion when `job.train.augment` is set.
 pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &OmniglotJob) -> Result<History> {
-    let settings = &job.train;
+    let augmenter: Option<Arc<dyn Augmenter>> = job
+        .train
+        .augment
+        .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>);
+    train_with_augmenter(network, set, &job.train, job.seed, job.image_size, augmenter)
+}
+
+/// Trains `network` on `set` like [`train_network`], with any augmentation of the training
+/// images (or none), seeding episodes and augmentation with `seed` and resizing images to
+/// `image_size` pixels square.
+pub fn train_with_augmenter(
+    network: &PrototypicalNetwork,
+    set: &CharacterSet,
+    settings: &TrainSettings,
+    seed: u64,
+    image_size: u32,
+    augmenter: Option<Arc<dyn Augmenter>>,
+) -> Result<History> {
     settings.validate()?;
-    let (train_rows, validation_rows) = split_classes(set, 0.1, job.seed);
+    let (train_rows, validation_rows) = split_classes(set, 0.1, seed);
     let train_part = set.take(&train_rows)?;
     let validation_part = set.take(&validation_rows)?;
 
-    let augmenter: Option<Arc<dyn Augmenter>> = settings
-        .augment
-        .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>);
     let loader_config = LoaderConfig {
-        image_size: job.image_size,
+        image_size,
         invert: true,
-        seed: job.seed,
+        seed,
         augmenter,
         query_augmenter: None,
     };
     let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
-    let train_loader = train_part.loader(spec, false, job.seed, loader_config)?;
+    let train_loader = train_part.loader(spec, false, seed, loader_config)?;
 
     let validation_way = settings.n_way.min(validation_part.class_count()).max(2);
     let validation_spec = EpisodeSpec::new(validation_way, 1, 5)?;
     let validation_config = LoaderConfig {
-        image_size: job.image_size,
+        image_size,
         invert: true,
-        seed: job.seed,
+        seed,
         augmenter: None,
         query_augmenter: None,
     };
-    let validation_loader = validation_part.loader(validation_spec, false, job.seed ^ 0x5eed, validation_config)?;
+    let validation_loader = validation_part.loader(validation_spec, false, seed ^ 0x5eed, validation_config)?;
 
     let config = TrainConfig {
         episodes: settings.episodes,

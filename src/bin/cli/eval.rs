@@ -12,10 +12,14 @@ pub struct EvalArgs {
     #[arg(long)]
     model: PathBuf,
 
-    /// Omniglot archive (.zip) or extracted folder to sample episodes from; required unless
-    /// --one-shot-runs is given.
+    /// Data to sample episodes from: an Omniglot archive (.zip) or extracted folder, a Parquet
+    /// table or an image folder DIR/<class>/<image>; required unless --one-shot-runs is given.
     #[arg(long, required_unless_present = "one_shot_runs")]
     data: Option<PathBuf>,
+
+    /// Evaluate only on the rows whose `split` column has this value (see `fsl data split`).
+    #[arg(long)]
+    split: Option<String>,
 
     /// Evaluate only on these alphabets (comma-separated), for example the ones the model was
     /// not trained on.
@@ -55,7 +59,17 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
     let (network, image_size) = super::load_model(&arguments.model, "eval")?;
 
     if let Some(data) = &arguments.data {
-        let mut set = CharacterSet::load(data)?;
+        let mut set = CharacterSet::open(data, arguments.split.as_deref())?;
+        if !set.has_alphabets() && (arguments.within_alphabet || !arguments.alphabets.is_empty()) {
+            return Err(fsl::Error::InvalidSetting {
+                name: "alphabets",
+                value: arguments.alphabets.join(","),
+                reason: format!(
+                    "{} has no `alphabet` column, so --alphabets and --within-alphabet do not apply",
+                    data.display()
+                ),
+            });
+        }
         if !arguments.alphabets.is_empty() {
             let available = set.alphabet_names();
             if let Some(unknown) = arguments.alphabets.iter().find(|a| !available.contains(a)) {

@@ -1,16 +1,22 @@
 //! Argument parsing and dispatch of the `fsl` command line.
 
+mod data;
 mod eval;
 mod omniglot;
 mod predict;
 mod train;
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use clap::{Args, Parser, Subcommand};
 use fsl::omniglot::ArchiveSource;
 use fsl_datasets::omniglot::OMNIGLOT_BASE_URL;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Few-shot learning on candle: train and evaluate prototypical networks.
 #[derive(Debug, Parser)]
@@ -29,9 +35,13 @@ enum Command {
     /// Train on Omniglot background_small1 and evaluate on the unseen alphabets of small2:
     /// 20-way 1-shot within an alphabet, 5-way 1-shot and 5-way 5-shot.
     Omniglot(omniglot::OmniglotArgs),
-    /// Train a prototypical network on an Omniglot archive or folder and save it.
+    /// Build Parquet tables from image collections, describe them, and assign splits.
+    Data(data::DataArgs),
+    /// Train a prototypical network on an Omniglot archive or folder, a Parquet table or an
+    /// image folder, and save it.
     Train(train::TrainArgs),
-    /// Evaluate a saved model episodically on an Omniglot archive, or on official one-shot runs.
+    /// Evaluate a saved model episodically on any data `fsl train` reads, or on the official
+    /// one-shot runs.
     Eval(eval::EvalArgs),
     /// Label query images with a saved model against a folder of labelled support images.
     Predict(predict::PredictArgs),
@@ -71,7 +81,7 @@ fn default_cache_dir() -> PathBuf {
     base.join("fsl")
 }
 
-/// Loads a saved Conv-4 model and returns it with its input image size.
+/// Loads a saved model and returns it with the side of the images it takes.
 ///
 /// `path` is the model folder (model.safetensors and config.json) or the output folder of
 /// `fsl train` and `fsl omniglot`, which keeps the model in `model/`.
@@ -84,41 +94,105 @@ pub fn load_model(path: &std::path::Path, command: &str) -> fsl::Result<(fsl_mod
     };
 
     let network = fsl_models::PrototypicalNetwork::load(&model_dir)?;
-    match &network.config().encoder {
-        fsl_models::EncoderConfig::Conv4(conv4) => {
-            let image_size = conv4.image_size as u32;
-            Ok((network, image_size))
-        }
-        other => Err(fsl::Error::InvalidSetting {
+    let encoder = &network.config().encoder;
+    if encoder.in_channels() != 1 {
+        return Err(fsl::Error::InvalidSetting {
             name: "model",
-            value: format!("{other:?}"),
-            reason: format!("fsl {command} supports Conv-4 models"),
-        }),
+            value: model_dir.display().to_string(),
+            reason: format!(
+                "fsl {command} feeds grayscale images, but the encoder takes {} channels",
+                encoder.in_channels()
+            ),
+        });
+    }
+
+    // The run folder's config.toml records the image side, which encoders that end in a
+    // global pooling do not fix.
+    let run_config = path.join("config.toml");
+    let image_size = if model_dir != path && run_config.is_file() {
+        fsl::omniglot::RunConfig::read(&run_config)?.image_size()?
+    } else {
+        fsl::omniglot::encoder_image_size(encoder).ok_or_else(|| fsl::Error::InvalidSetting {
+            name: "model",
+            value: model_dir.display().to_string(),
+            reason:
+                "the encoder takes images of any size; pass the run folder of `fsl train`, whose config.toml records it"
+                    .to_owned(),
+        })?
+    };
+    Ok((network, image_size))
+}
+
+/// The log file of a run, opened once the command knows its output folder.
+///
+/// Log lines go to standard error from the start, and also to this file once it is open.
+#[derive(Clone, Default)]
+pub struct LogFile {
+    file: Arc<Mutex<Option<File>>>,
+}
+
+impl LogFile {
+    /// Starts copying log lines to `path`, replacing an earlier file of that name.
+    pub fn open(&self, path: &Path) -> fsl::Result<()> {
+        let file = File::create(path).map_err(|source| fsl::Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        *self.file.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
+        Ok(())
     }
 }
 
-/// Sets up logging to standard error at info level, or lower with `-v`.
-pub fn init_logging(verbose: u8) {
+impl Write for LogFile {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        match self.file.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            Some(file) => file.write(buffer),
+            None => Ok(buffer.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Sets up logging to standard error at info level, or lower with `-v`, and to the returned
+/// log file once a command opens it.
+pub fn init_logging(verbose: u8) -> LogFile {
     let level = match verbose {
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let terminal = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(colours)
         .with_target(false)
-        .init();
+        .with_filter(filter());
+
+    let log_file = LogFile::default();
+    let writer = log_file.clone();
+    let file = tracing_subscriber::fmt::layer()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_target(false)
+        .with_filter(filter());
+
+    tracing_subscriber::registry().with(terminal).with(file).init();
+    log_file
 }
 
 /// Runs the chosen command.
-pub fn run(cli: Cli) -> fsl::Result<()> {
+pub fn run(cli: Cli, log: &LogFile) -> fsl::Result<()> {
     match cli.command {
         Command::Omniglot(arguments) => omniglot::run(arguments),
-        Command::Train(arguments) => train::run(arguments),
+        Command::Data(arguments) => data::run(arguments),
+        Command::Train(arguments) => train::run(arguments, log),
         Command::Eval(arguments) => eval::run(arguments),
         Command::Predict(arguments) => predict::run(arguments),
     }

@@ -1,21 +1,52 @@
-//! `fsl train`: train on an Omniglot archive or folder and save the model.
+//! `fsl train`: train on an Omniglot archive or folder, a Parquet table or an image folder,
+//! from flags or from a configuration file, and write the run folder.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
-use fsl::omniglot::{CharacterSet, OmniglotJob, Protocol, model_config, train_network};
+use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingSection, train_with_augmenter};
+use fsl_augment::{Affine, Augmenter};
 use fsl_models::PrototypicalNetwork;
 
+use super::LogFile;
 use super::omniglot::TrainOptions;
+
+/// Flags that a configuration file replaces.
+const CONFIG_FLAGS: [&str; 12] = [
+    "data",
+    "split",
+    "episodes",
+    "n_way",
+    "k_shot",
+    "q_query",
+    "learning_rate",
+    "lr_decay_every",
+    "validate_every",
+    "no_augment",
+    "seed",
+    "image_size",
+];
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Omniglot archive (.zip) or extracted folder to train on.
-    #[arg(long)]
-    data: PathBuf,
+    /// A TOML or JSON file with the whole run: data, model, episodes, training and
+    /// augmentation (see `RunConfig` in the docs, or the config.toml of an earlier run).
+    #[arg(long, conflicts_with_all = CONFIG_FLAGS)]
+    config: Option<PathBuf>,
 
-    /// Output folder: the model goes to DIR/model (model.safetensors, config.json), beside
-    /// history.csv and training_curve.png.
+    /// Data to train on: an Omniglot archive (.zip) or extracted folder, a Parquet table
+    /// (.parquet, written by `fsl data convert`) or an image folder DIR/<class>/<image>.
+    #[arg(long, required_unless_present = "config")]
+    data: Option<PathBuf>,
+
+    /// Train only on the rows whose `split` column has this value (see `fsl data split`).
+    #[arg(long)]
+    split: Option<String>,
+
+    /// Run folder: the model goes to DIR/model (model.safetensors, config.json), beside
+    /// config.toml (the full configuration of the run), history.csv, training_curve.png and
+    /// train.log.
     #[arg(long)]
     output_dir: PathBuf,
 
@@ -23,30 +54,76 @@ pub struct TrainArgs {
     train: TrainOptions,
 }
 
-pub fn run(arguments: TrainArgs) -> fsl::Result<()> {
-    let set = CharacterSet::load(&arguments.data)?;
-    let job = OmniglotJob {
-        source: fsl::omniglot::ArchiveSource {
-            data_dir: None,
-            cache_dir: arguments.output_dir.clone(),
-            base_url: String::new(),
-        },
-        output_dir: arguments.output_dir.clone(),
-        seed: arguments.train.seed,
-        image_size: arguments.train.image_size,
-        train: arguments.train.settings(),
-        eval_episodes: 0,
-        protocols: Protocol::standard(),
-        one_shot_runs: None,
-    };
+impl TrainArgs {
+    /// Returns the configuration of the run: the file's, or one built from the flags.
+    fn run_config(&self) -> fsl::Result<RunConfig> {
+        if let Some(path) = &self.config {
+            return RunConfig::read(path);
+        }
 
-    let network = PrototypicalNetwork::new(model_config(job.seed, job.image_size))?;
-    let history = train_network(&network, &set, &job)?;
+        let options = &self.train;
+        Ok(RunConfig {
+            data: DataSection {
+                path: self.data.clone().unwrap_or_default(),
+                split: self.split.clone(),
+                image_size: None,
+            },
+            model: fsl::omniglot::model_config(options.seed, options.image_size),
+            episodes: EpisodeSection {
+                n_way: options.n_way,
+                k_shot: options.k_shot,
+                q_query: options.q_query,
+            },
+            training: TrainingSection {
+                episodes: options.episodes,
+                learning_rate: options.learning_rate,
+                lr_decay_every: options.lr_decay_every,
+                validate_every: options.validate_every,
+                augment: !options.no_augment,
+            },
+            augmentation: None,
+        })
+    }
+}
+
+pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
+    // Everything that can be wrong in the configuration or the data fails before the run
+    // folder is created.
+    let config = arguments.run_config()?;
+    let settings = config.train_settings();
+    settings.validate()?;
+    let image_size = config.image_size()?;
+    let augmenter: Option<Arc<dyn Augmenter>> = match &config.augmentation {
+        Some(augmentation) => Some(Arc::from(augmentation.build()?)),
+        None => config
+            .training
+            .augment
+            .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>),
+    };
+    let network = PrototypicalNetwork::new(config.model.clone())?;
+    let set = CharacterSet::open(&config.data.path, config.data.split.as_deref())?;
 
     let output = &arguments.output_dir;
+    std::fs::create_dir_all(output).map_err(|source| fsl::Error::Io {
+        path: output.clone(),
+        source,
+    })?;
+    log.open(&output.join("train.log"))?;
+    write_text(&output.join("config.toml"), &config.to_toml()?)?;
+    tracing::info!(config = %output.join("config.toml").display(), "training");
+
+    let history = train_with_augmenter(&network, &set, &settings, config.model.seed, image_size, augmenter)?;
+
     network.save(&output.join("model"))?;
     history.write_csv(&output.join("history.csv"))?;
     history.plot(&output.join("training_curve.png"))?;
     println!("Saved the model to {}.", output.join("model").display());
     Ok(())
+}
+
+fn write_text(path: &std::path::Path, text: &str) -> fsl::Result<()> {
+    std::fs::write(path, text).map_err(|source| fsl::Error::Io {
+        path: path.to_owned(),
+        source,
+    })
 }

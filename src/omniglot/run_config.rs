@@ -1,0 +1,241 @@
+//! A training run described by one TOML or JSON file: data, model, episodes, optimiser and
+//! augmentation, so that an experiment is a file to share rather than a command line.
+
+use std::path::{Path, PathBuf};
+
+use fsl_augment::AugmenterConfig;
+use fsl_models::{EncoderConfig, ModelConfig};
+use serde::{Deserialize, Serialize};
+
+use super::job::TrainSettings;
+use crate::{Error, Result};
+
+/// Everything `fsl train --config FILE` needs. Only `data.path` is required; every other key
+/// has the default of `fsl train`. Unknown keys are errors, so a misspelt key never silently
+/// falls back to a default.
+///
+/// ```toml
+/// [data]
+/// path = "omniglot.parquet"
+/// split = "train"
+///
+/// [model]
+/// seed = 0
+/// encoder = { kind = "conv4", in_channels = 1, hidden_channels = 64, image_size = 28 }
+///
+/// [episodes]
+/// n_way = 20
+/// k_shot = 1
+/// q_query = 5
+///
+/// [training]
+/// episodes = 1500
+/// learning_rate = 0.001
+/// lr_decay_every = 750
+/// validate_every = 100
+///
+/// [augmentation]
+/// type = "horizontal_flip"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The data to train on.
+    pub data: DataSection,
+    /// The encoder and the seed of its weights.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// The shape of training episodes.
+    #[serde(default)]
+    pub episodes: EpisodeSection,
+    /// Length of training, optimiser and validation.
+    #[serde(default)]
+    pub training: TrainingSection,
+    /// The augmentation of training images; without it, the Omniglot affine distortion of
+    /// Koch et al. (2015) unless `training.augment` is false.
+    #[serde(default)]
+    pub augmentation: Option<AugmenterConfig>,
+}
+
+/// The source of the training images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// An Omniglot archive or folder, a Parquet table or an image folder; a relative path is
+    /// relative to the configuration file.
+    pub path: PathBuf,
+    /// Keep only the rows whose `split` column has this value.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Side in pixels that images are resized to. Encoders that take any size (SingleConv2D,
+    /// Darknet-7, Darknet-53, ResNet-12) require it. For the others it may be left out, and
+    /// when given it must equal the encoder's `image_size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<u32>,
+}
+
+/// Classes, support and query images per training episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EpisodeSection {
+    /// Classes per episode.
+    pub n_way: usize,
+    /// Support images per class.
+    pub k_shot: usize,
+    /// Query images per class.
+    pub q_query: usize,
+}
+
+impl Default for EpisodeSection {
+    fn default() -> Self {
+        let settings = TrainSettings::default();
+        Self {
+            n_way: settings.n_way,
+            k_shot: settings.k_shot,
+            q_query: settings.q_query,
+        }
+    }
+}
+
+/// The optimisation: Adam with a step schedule, and validation on held-out classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainingSection {
+    /// Training episodes, one optimiser step each.
+    pub episodes: usize,
+    /// Adam's learning rate.
+    pub learning_rate: f64,
+    /// Halve the learning rate every this many episodes (0: never).
+    pub lr_decay_every: usize,
+    /// Validate every this many episodes (0: never) on a tenth of the training classes.
+    pub validate_every: usize,
+    /// Apply the default Omniglot distortion when no `[augmentation]` is given.
+    pub augment: bool,
+}
+
+impl Default for TrainingSection {
+    fn default() -> Self {
+        let settings = TrainSettings::default();
+        Self {
+            episodes: settings.episodes,
+            learning_rate: settings.learning_rate,
+            lr_decay_every: settings.lr_decay_every,
+            validate_every: settings.validate_every,
+            augment: settings.augment,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Reads a `.toml` or `.json` file and resolves `data.path` against the file's folder.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Read`] when the file cannot be read, and [`Error::InvalidSetting`] for an
+    /// extension other than `.toml` and `.json`. [`Error::Config`] names the file, the key and
+    /// the line when the file does not parse: a missing `data.path`, an unknown key or encoder
+    /// kind, or a value of the wrong type.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let parse_error = |message: String| Error::Config {
+            path: path.to_owned(),
+            message,
+        };
+
+        let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let mut config: RunConfig = match extension.as_deref() {
+            Some("toml") => toml::from_str(&text).map_err(|error| parse_error(one_line(&error, &text)))?,
+            Some("json") => serde_json::from_str(&text).map_err(|error| parse_error(error.to_string()))?,
+            _ => {
+                return Err(Error::InvalidSetting {
+                    name: "config",
+                    value: path.display().to_string(),
+                    reason: "give a .toml or .json file".to_owned(),
+                });
+            }
+        };
+
+        // The copy saved in the run folder must still find the data, so the path is made
+        // absolute here.
+        let data = path.parent().unwrap_or(Path::new("")).join(&config.data.path);
+        config.data.path = std::path::absolute(&data).map_err(|source| Error::Read { path: data, source })?;
+        Ok(config)
+    }
+
+    /// Returns the configuration as TOML, every default written out, to save in a run folder.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|error| Error::Config {
+            path: PathBuf::from("config.toml"),
+            message: error.to_string(),
+        })
+    }
+
+    /// Returns the training settings of the file.
+    pub fn train_settings(&self) -> TrainSettings {
+        TrainSettings {
+            episodes: self.training.episodes,
+            n_way: self.episodes.n_way,
+            k_shot: self.episodes.k_shot,
+            q_query: self.episodes.q_query,
+            learning_rate: self.training.learning_rate,
+            lr_decay_every: self.training.lr_decay_every,
+            validate_every: self.training.validate_every,
+            augment: self.training.augment,
+        }
+    }
+
+    /// Returns the side of the square images fed to the encoder.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] when the encoder takes any size and `data.image_size` is
+    /// missing, when both are given and differ, or when the encoder does not take
+    /// single-channel images.
+    pub fn image_size(&self) -> Result<u32> {
+        let encoder = &self.model.encoder;
+        if encoder.in_channels() != 1 {
+            return Err(Error::InvalidSetting {
+                name: "model.encoder.in_channels",
+                value: encoder.in_channels().to_string(),
+                reason: "the command line feeds grayscale images, so set in_channels = 1".to_owned(),
+            });
+        }
+
+        match (encoder_image_size(encoder), self.data.image_size) {
+            (Some(fixed), None) => Ok(fixed),
+            (Some(fixed), Some(data)) if fixed == data => Ok(fixed),
+            (Some(fixed), Some(data)) => Err(Error::InvalidSetting {
+                name: "data.image_size",
+                value: data.to_string(),
+                reason: format!("the encoder takes {fixed}x{fixed} images; remove data.image_size or make it {fixed}"),
+            }),
+            (None, Some(data)) => Ok(data),
+            (None, None) => Err(Error::InvalidSetting {
+                name: "data.image_size",
+                value: "missing".to_owned(),
+                reason: "this encoder takes images of any size, so set the side they are resized to".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Returns the side of the square images `encoder` requires, or `None` when it takes any size.
+pub fn encoder_image_size(encoder: &EncoderConfig) -> Option<u32> {
+    encoder.image_size().map(|side| side as u32)
+}
+
+/// Formats a TOML error on one line, `line L, column C (source line): message`, because the command line
+/// prints one line per error while toml's own text quotes the source over several lines.
+fn one_line(error: &toml::de::Error, text: &str) -> String {
+    let Some(span) = error.span() else {
+        return error.message().to_owned();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    let source_line = text.lines().nth(line - 1).unwrap_or_default().trim();
+    format!("line {line}, column {column} ({source_line}): {}", error.message())
+}

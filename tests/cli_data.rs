@@ -1,0 +1,329 @@
+//! Drives the built `fsl` binary through a user's whole loop on an image folder the test writes:
+//! convert to Parquet, describe, split by class, train on one split, evaluate on the other,
+//! label a query; and checks that bad input fails with one error line and exit code 2.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fsl_datasets::omniglot;
+
+/// Classes and images per class of the test folder.
+const CLASSES: usize = 10;
+const IMAGES_PER_CLASS: usize = 6;
+
+fn fsl(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fsl"))
+        .args(arguments)
+        .output()
+        .expect("the fsl binary starts")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Asserts exit code 2 and a single `error:` line on standard error that mentions `needle`.
+fn assert_input_error(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let error_lines: Vec<&str> = stderr.lines().filter(|line| line.starts_with("error")).collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(error_lines[0].contains(needle), "{needle:?} not in {stderr}");
+}
+
+/// Writes the first characters of small2's Sanskrit alphabet as `root/<character>/<image>.png`,
+/// plus a hidden file and a text file that the loaders skip.
+fn write_image_folder(root: &Path) {
+    let table = omniglot::load(&common::data_dir().join("images_background_small2.zip")).unwrap();
+    let paths = table.strings("path").unwrap();
+
+    for class in 1..=CLASSES {
+        let character = format!("character{class:02}");
+        let folder = root.join(&character);
+        std::fs::create_dir_all(&folder).unwrap();
+        let rows = paths
+            .iter()
+            .enumerate()
+            .filter(|(_, path)| path.contains(&format!("/Sanskrit/{character}/")))
+            .map(|(row, _)| row)
+            .take(IMAGES_PER_CLASS);
+        for row in rows {
+            std::fs::write(folder.join(format!("{row}.png")), table.image_bytes(row).unwrap()).unwrap();
+        }
+    }
+    std::fs::write(root.join("character01").join(".DS_Store"), b"metadata").unwrap();
+    std::fs::write(root.join("character01").join("notes.txt"), b"not an image").unwrap();
+}
+
+#[test]
+fn convert_info_split_train_eval_predict_on_an_image_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    write_image_folder(&images);
+    let table = dir.path().join("table.parquet");
+    let split = dir.path().join("split.parquet");
+    let run = dir.path().join("run");
+    let path = |path: &Path| path.to_str().unwrap().to_owned();
+
+    let converted = stdout(&fsl(&["data", "convert", &path(&images), "--output", &path(&table)]));
+    assert!(
+        converted.contains(&format!(
+            "Wrote {} images of {CLASSES} classes",
+            CLASSES * IMAGES_PER_CLASS
+        )),
+        "{converted}"
+    );
+
+    // The table holds the bytes, so it describes itself without the folder.
+    std::fs::rename(&images, dir.path().join("moved")).unwrap();
+    let info = stdout(&fsl(&["data", "info", &path(&table)]));
+    assert!(
+        info.contains(&format!("rows: {}", CLASSES * IMAGES_PER_CLASS)),
+        "{info}"
+    );
+    assert!(info.contains(&format!("classes: {CLASSES}")), "{info}");
+    assert!(
+        info.contains(&format!(
+            "images per class: min {IMAGES_PER_CLASS}, median {IMAGES_PER_CLASS}"
+        )),
+        "{info}"
+    );
+    assert!(info.contains("images: embedded in the table"), "{info}");
+    std::fs::rename(dir.path().join("moved"), &images).unwrap();
+
+    let split_output = stdout(&fsl(&[
+        "data",
+        "split",
+        &path(&table),
+        "--output",
+        &path(&split),
+        "--by",
+        "label",
+        "--choices",
+        "train,test",
+        "--p",
+        "0.5,0.5",
+        "--seed",
+        "1",
+    ]));
+    let classes_of = |name: &str| -> usize {
+        let line = split_output
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} line in {split_output}"));
+        let classes = line.split(", ").nth(1).unwrap().trim_end_matches(" classes");
+        classes.parse().unwrap()
+    };
+    let (train_classes, test_classes) = (classes_of("train"), classes_of("test"));
+    assert_eq!(train_classes + test_classes, CLASSES, "{split_output}");
+    // Training holds out two classes for validation and needs three for its episodes.
+    assert!(train_classes >= 5, "{split_output}");
+    assert!(test_classes >= 3, "{split_output}");
+
+    let info = stdout(&fsl(&["data", "info", &path(&split)]));
+    assert!(info.contains("split: 2 values"), "{info}");
+    assert!(
+        info.contains(&format!(
+            "train: {} images, {train_classes} classes",
+            train_classes * IMAGES_PER_CLASS
+        )),
+        "{info}"
+    );
+
+    let trained = stdout(&fsl(&[
+        "train",
+        "--data",
+        &path(&split),
+        "--split",
+        "train",
+        "--output-dir",
+        &path(&run),
+        "--episodes",
+        "5",
+        "--n-way",
+        "3",
+        "--k-shot",
+        "1",
+        "--q-query",
+        "2",
+        "--validate-every",
+        "0",
+    ]));
+    assert!(trained.contains("Saved the model"), "{trained}");
+    assert!(run.join("model").join("config.json").is_file());
+    let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
+    assert!(history.lines().count() >= 2, "{history}");
+
+    let evaluated = stdout(&fsl(&[
+        "eval",
+        "--model",
+        &path(&run),
+        "--data",
+        &path(&split),
+        "--split",
+        "test",
+        "--n-way",
+        "3",
+        "--k-shot",
+        "1",
+        "--q-query",
+        "2",
+        "--episodes",
+        "20",
+    ]));
+    let accuracy: f64 = evaluated
+        .strip_prefix("3-way 1-shot: ")
+        .and_then(|rest| rest.split('%').next())
+        .unwrap_or_else(|| panic!("unexpected evaluation output {evaluated}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((0.0..=100.0).contains(&accuracy), "{evaluated}");
+
+    // A configuration file with an encoder that takes any size; its run folder records the
+    // image side, so evaluation needs no flag for it.
+    let config = dir.path().join("run.toml");
+    std::fs::write(
+        &config,
+        "[data]\npath = \"split.parquet\"\nsplit = \"train\"\nimage_size = 20\n\n\
+         [model]\nencoder = { kind = \"resnet12\", in_channels = 1, channels = [4, 4, 4, 4] }\n\n\
+         [episodes]\nn_way = 3\nk_shot = 1\nq_query = 2\n\n\
+         [training]\nepisodes = 3\nvalidate_every = 0\naugment = false\n",
+    )
+    .unwrap();
+    let resnet_run = dir.path().join("resnet-run");
+    stdout(&fsl(&[
+        "train",
+        "--config",
+        &path(&config),
+        "--output-dir",
+        &path(&resnet_run),
+    ]));
+    for file in [
+        "config.toml",
+        "train.log",
+        "history.csv",
+        "training_curve.png",
+        "model/model.safetensors",
+    ] {
+        assert!(resnet_run.join(file).is_file(), "{file} missing from the run folder");
+    }
+    let saved = std::fs::read_to_string(resnet_run.join("config.toml")).unwrap();
+    assert!(saved.contains("kind = \"resnet12\""), "{saved}");
+    assert!(saved.contains("image_size = 20"), "{saved}");
+    let log = std::fs::read_to_string(resnet_run.join("train.log")).unwrap();
+    assert!(log.contains("training"), "{log}");
+
+    let evaluated = stdout(&fsl(&[
+        "eval",
+        "--model",
+        &path(&resnet_run),
+        "--data",
+        &path(&split),
+        "--split",
+        "test",
+        "--n-way",
+        "3",
+        "--q-query",
+        "2",
+        "--episodes",
+        "5",
+    ]));
+    assert!(evaluated.starts_with("3-way 1-shot: "), "{evaluated}");
+
+    let query = images
+        .join("character02")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let predicted = stdout(&fsl(&[
+        "predict",
+        &path(&run),
+        "--support",
+        &path(&images),
+        "--query",
+        &path(&query),
+    ]));
+    let line = predicted.lines().nth(1).unwrap();
+    let label = line.split('\t').nth(1).unwrap();
+    assert!(label.starts_with("character"), "{predicted}");
+}
+
+#[test]
+fn bad_input_fails_with_one_line_and_exit_code_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |path: &Path| path.to_str().unwrap().to_owned();
+    let missing = dir.path().join("no-such-folder");
+
+    let output = fsl(&[
+        "train",
+        "--data",
+        &path(&missing),
+        "--output-dir",
+        &path(&dir.path().join("run")),
+    ]);
+    assert_input_error(&output, "no-such-folder");
+
+    let output = fsl(&["data", "info", &path(&missing)]);
+    assert_input_error(&output, "no-such-folder");
+
+    let output = fsl(&["eval", "--model", &path(&missing), "--data", &path(&missing)]);
+    assert_input_error(&output, "no-such-folder");
+
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(images.join("cat")).unwrap();
+    std::fs::write(images.join("cat").join("broken.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    let output = fsl(&[
+        "data",
+        "convert",
+        &path(&images),
+        "--output",
+        &path(&dir.path().join("out.parquet")),
+    ]);
+    assert_input_error(&output, "broken.png");
+    assert!(!dir.path().join("out.parquet").exists());
+
+    let output = fsl(&[
+        "data",
+        "convert",
+        &path(&images),
+        "--output",
+        &path(&dir.path().join("out.csv")),
+    ]);
+    assert_input_error(&output, "out.csv");
+
+    let truncated = dir.path().join("truncated.parquet");
+    std::fs::write(&truncated, b"PAR1 not a whole file").unwrap();
+    let output = fsl(&["data", "info", &path(&truncated)]);
+    assert_input_error(&output, "truncated.parquet");
+
+    let run = dir.path().join("run");
+    let train_with_config = |name: &str, text: &str| {
+        let config = dir.path().join(name);
+        std::fs::write(&config, text).unwrap();
+        fsl(&["train", "--config", &path(&config), "--output-dir", &path(&run)])
+    };
+    let output = train_with_config("no-path.toml", "[data]\nsplit = \"train\"\n");
+    assert_input_error(&output, "missing field `path`");
+    let output = train_with_config(
+        "unknown-model.toml",
+        "[data]\npath = \"images\"\n[model]\nencoder = { kind = \"vgg16\" }\n",
+    );
+    assert_input_error(&output, "unknown variant `vgg16`");
+    assert!(!run.exists(), "a configuration error must fail before the run folder");
+
+    // clap reports unknown values with exit code 2 as well.
+    let output = fsl(&["data", "info", &path(&images), "--format", "csv"]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,197 @@
+//! Reading training configuration files: defaults, path resolution, round trips and errors that
+//! name the key and its line.
+
+use std::path::Path;
+
+use fsl::Error;
+use fsl::omniglot::RunConfig;
+use fsl_models::EncoderConfig;
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn config_message(error: Error) -> String {
+    match error {
+        Error::Config { message, .. } => message,
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
+#[test]
+fn full_file_reads_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        r#"
+[data]
+path = "tables/photos.parquet"
+split = "train"
+
+[model]
+seed = 7
+encoder = { kind = "conv4", in_channels = 1, hidden_channels = 16, image_size = 32 }
+
+[episodes]
+n_way = 5
+k_shot = 2
+q_query = 3
+
+[training]
+episodes = 40
+learning_rate = 0.002
+lr_decay_every = 0
+validate_every = 10
+augment = false
+
+[augmentation]
+type = "horizontal_flip"
+"#,
+    );
+
+    let config = RunConfig::read(&path).unwrap();
+
+    assert_eq!(config.data.path, dir.path().join("tables/photos.parquet"));
+    assert_eq!(config.data.split.as_deref(), Some("train"));
+    assert_eq!(config.model.seed, 7);
+    assert_eq!(config.image_size().unwrap(), 32);
+    let EncoderConfig::Conv4(conv4) = &config.model.encoder else {
+        panic!("expected Conv-4, got {:?}", config.model.encoder);
+    };
+    assert_eq!(conv4.hidden_channels, 16);
+
+    let settings = config.train_settings();
+    assert_eq!((settings.n_way, settings.k_shot, settings.q_query), (5, 2, 3));
+    assert_eq!(settings.episodes, 40);
+    assert_eq!(settings.learning_rate, 0.002);
+    assert_eq!(settings.lr_decay_every, 0);
+    assert_eq!(settings.validate_every, 10);
+    assert!(!settings.augment);
+    assert!(config.augmentation.is_some());
+}
+
+#[test]
+fn only_data_path_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "run.toml", "[data]\npath = \"photos\"\n");
+
+    let config = RunConfig::read(&path).unwrap();
+    let settings = config.train_settings();
+
+    let defaults = fsl::omniglot::TrainSettings::default();
+    assert_eq!(settings, defaults);
+    assert_eq!(config.image_size().unwrap(), 28);
+    assert!(config.augmentation.is_none());
+    assert!(config.data.split.is_none());
+}
+
+#[test]
+fn saved_copy_reads_back_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"photos\"\n[augmentation]\ntype = \"sometimes\"\np = 0.5\ninner = { type = \"vertical_flip\" }\n",
+    );
+    let config = RunConfig::read(&path).unwrap();
+
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let copy = write(&run, "config.toml", &config.to_toml().unwrap());
+    let read_back = RunConfig::read(&copy).unwrap();
+
+    // The data path was made absolute, so the copy in another folder finds the same data.
+    assert!(read_back.data.path.is_absolute());
+    assert_eq!(read_back, config);
+}
+
+#[test]
+fn json_file_reads_like_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.json",
+        r#"{"data": {"path": "photos"}, "episodes": {"n_way": 3, "k_shot": 1, "q_query": 2}}"#,
+    );
+
+    let config = RunConfig::read(&path).unwrap();
+
+    assert_eq!(config.episodes.n_way, 3);
+    assert_eq!(config.data.path, dir.path().join("photos"));
+}
+
+#[test]
+fn missing_data_path_names_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "run.toml", "[data]\nsplit = \"train\"\n");
+
+    let message = config_message(RunConfig::read(&path).unwrap_err());
+
+    assert!(message.contains("missing field `path`"), "{message}");
+    assert!(message.starts_with("line 1"), "{message}");
+    assert!(!message.contains('\n'), "{message:?}");
+}
+
+#[test]
+fn unknown_key_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"x\"\n\n[training]\nepisodez = 3\n",
+    );
+
+    let message = config_message(RunConfig::read(&path).unwrap_err());
+
+    assert!(message.contains("unknown field `episodez`"), "{message}");
+    assert!(message.starts_with("line 5, column 1"), "{message}");
+}
+
+#[test]
+fn unknown_encoder_kind_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"x\"\n[model]\nencoder = { kind = \"vgg16\" }\n",
+    );
+
+    let message = config_message(RunConfig::read(&path).unwrap_err());
+
+    assert!(message.contains("unknown variant `vgg16`"), "{message}");
+    assert!(message.starts_with("line 4"), "{message}");
+}
+
+#[test]
+fn wrong_value_type_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"x\"\n[episodes]\nn_way = \"five\"\n",
+    );
+
+    let message = config_message(RunConfig::read(&path).unwrap_err());
+
+    assert!(message.starts_with("line 4, column 9 (n_way = \"five\")"), "{message}");
+    assert!(message.contains("invalid type"), "{message}");
+}
+
+#[test]
+fn other_extension_and_missing_file_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = write(dir.path(), "run.yaml", "data: {path: x}\n");
+
+    let error = RunConfig::read(&yaml).unwrap_err();
+    assert!(
+        matches!(error, Error::InvalidSetting { name: "config", .. }),
+        "{error:?}"
+    );
+
+    let error = RunConfig::read(&dir.path().join("absent.toml")).unwrap_err();
+    assert!(matches!(error, Error::Read { .. }), "{error:?}");
+    assert!(error.is_input_error());
+}
