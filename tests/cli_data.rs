@@ -158,6 +158,33 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
         "0",
     ]));
     assert!(trained.contains("Saved the model"), "{trained}");
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        saved.contains("type = \"affine\""),
+        "the default augmentation is recorded: {saved}"
+    );
+
+    // Without validation no class is held out, so an episode may use every training class.
+    let all_classes = stdout(&fsl(&[
+        "train",
+        "--data",
+        &path(&split),
+        "--split",
+        "train",
+        "--output-dir",
+        &path(&dir.path().join("all-classes")),
+        "--episodes",
+        "2",
+        "--n-way",
+        &train_classes.to_string(),
+        "--k-shot",
+        "1",
+        "--q-query",
+        "1",
+        "--validate-every",
+        "0",
+    ]));
+    assert!(all_classes.contains("Saved the model"), "{all_classes}");
     assert!(run.join("model").join("config.json").is_file());
     let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
     assert!(history.lines().count() >= 2, "{history}");
@@ -322,6 +349,23 @@ fn bad_input_fails_with_one_line_and_exit_code_two() {
     );
     assert_input_error(&output, "unknown variant `vgg16`");
     assert!(!run.exists(), "a configuration error must fail before the run folder");
+
+    let split_with = |extra: &[&str]| {
+        let mut arguments = vec!["data", "split", "/no/such.parquet", "--output"];
+        let output = path(&dir.path().join("split.parquet"));
+        arguments.push(&output);
+        arguments.extend_from_slice(extra);
+        fsl(&arguments)
+    };
+    assert_input_error(
+        &split_with(&["--choices", "train,train", "--p", "0.5,0.5"]),
+        "only once",
+    );
+    assert_input_error(
+        &split_with(&["--choices", "train,,test", "--p", "0.4,0.2,0.4"]),
+        "empty",
+    );
+    assert_input_error(&split_with(&["--column", "label"]), "overwrite");
 
     // clap reports unknown values with exit code 2 as well.
     let output = fsl(&["data", "info", &path(&images), "--format", "csv"]);

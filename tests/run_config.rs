@@ -195,3 +195,31 @@ fn other_extension_and_missing_file_are_errors() {
     assert!(matches!(error, Error::Read { .. }), "{error:?}");
     assert!(error.is_input_error());
 }
+
+#[test]
+fn unknown_keys_in_model_and_augmentation_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[model]\nsead = 1\n", "unknown field `sead`"),
+        (
+            "[model]\nencoder = { kind = \"conv4\", in_channels = 1, hidden_channels = 8, image_size = 28, hiden = 3 }\n",
+            "unknown field `hiden`",
+        ),
+        (
+            "[augmentation]\ntype = \"gamma\"\ngamma = [0.5, 2.0]\ngama = 1\n",
+            "unknown field `gama`",
+        ),
+        (
+            "[augmentation]\ntype = \"sometimes\"\np = 0.5\ninner = { type = \"gaussian_noise\", std_dev = 2.0, q = 3 }\n",
+            "unknown field `q`",
+        ),
+    ];
+
+    for (section, expected) in cases {
+        let path = write(dir.path(), "run.toml", &format!("[data]\npath = \"x\"\n{section}"));
+
+        let message = config_message(RunConfig::read(&path).unwrap_err());
+
+        assert!(message.contains(expected), "{section}: {message}");
+    }
+}

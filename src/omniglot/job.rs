@@ -328,8 +328,8 @@ pub fn model_config(seed: u64, image_size: u32) -> ModelConfig {
     }
 }
 
-/// Trains `network` on `set`, holding out a tenth of its characters for validation, with the
-/// Omniglot affine distortion when `job.train.augment` is set.
+/// Trains `network` on `set` with the Omniglot affine distortion when `job.train.augment` is
+/// set. When validation runs, a tenth of the characters (at least two) is held out for it.
 pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &OmniglotJob) -> Result<History> {
     let augmenter: Option<Arc<dyn Augmenter>> = job
         .train
@@ -350,6 +350,22 @@ pub fn train_with_augmenter(
     augmenter: Option<Arc<dyn Augmenter>>,
 ) -> Result<History> {
     settings.validate()?;
+
+    // Classes are held out only when validation runs: otherwise every class trains.
+    if settings.validate_every == 0 {
+        let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
+        let loader_config = LoaderConfig {
+            image_size,
+            invert: true,
+            seed,
+            augmenter,
+            query_augmenter: None,
+        };
+        let train_loader = set.loader(spec, false, seed, loader_config)?;
+        let config = train_config(settings);
+        let mut train_source = |index: u64| train_loader.episode(index);
+        return Ok(fsl_models::train(network, &config, &mut train_source, None)?);
+    }
     let (train_rows, validation_rows) = split_classes(set, 0.1, seed);
     let train_part = set.take(&train_rows)?;
     let validation_part = set.take(&validation_rows)?;
@@ -375,22 +391,28 @@ pub fn train_with_augmenter(
     };
     let validation_loader = validation_part.loader(validation_spec, false, seed ^ 0x5eed, validation_config)?;
 
-    let config = TrainConfig {
+    let config = train_config(settings);
+    let mut train_source = |index: u64| train_loader.episode(index);
+    let mut validation_source = |index: u64| validation_loader.episode(index);
+    Ok(fsl_models::train(
+        network,
+        &config,
+        &mut train_source,
+        Some(&mut validation_source),
+    )?)
+}
+
+/// Returns the optimiser and validation settings of `settings`: Adam, the learning rate halved
+/// every `lr_decay_every` episodes, 20 validation episodes.
+fn train_config(settings: &TrainSettings) -> TrainConfig {
+    TrainConfig {
         episodes: settings.episodes,
         learning_rate: settings.learning_rate,
         lr_decay_every: settings.lr_decay_every,
         lr_decay_factor: 0.5,
         validate_every: settings.validate_every,
         validation_episodes: 20,
-    };
-    let mut train_source = |index: u64| train_loader.episode(index);
-    let mut validation_source = |index: u64| validation_loader.episode(index);
-    let validation: Option<&mut dyn fsl_models::EpisodeSource> = if settings.validate_every > 0 {
-        Some(&mut validation_source)
-    } else {
-        None
-    };
-    Ok(fsl_models::train(network, &config, &mut train_source, validation)?)
+    }
 }
 
 /// Splits rows by class: a seeded `fraction` of the classes (at least two) go to validation.

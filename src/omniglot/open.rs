@@ -67,7 +67,10 @@ pub fn open_table(path: &Path, format: Option<SourceFormat>) -> Result<Annotatio
 
             // Relative paths in a Parquet table refer to files beside it.
             match (table.root(), path.parent()) {
-                (None, Some(parent)) => table.with_root(parent.to_owned()),
+                (None, Some(parent)) => {
+                    let folder = std::path::absolute(parent).unwrap_or_else(|_| parent.to_owned());
+                    table.with_root(folder)
+                }
                 _ => table,
             }
         }

@@ -58,6 +58,7 @@ impl Interpolation {
 /// `component_probability`, decided independently per image; a component left out takes its
 /// neutral value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AffineConfig {
     rotation_degrees: (f32, f32),
     shear_x: (f32, f32),

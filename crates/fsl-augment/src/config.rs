@@ -20,7 +20,9 @@ use crate::resized_crop::RandomResizedCrop;
 /// an object whose `"type"` field names the variant in snake case, for example
 /// `{"type": "sometimes", "p": 0.5, "inner": {"type": "horizontal_flip"}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+// NOTE: serde checks unknown fields only for variants with fields, so an extra key beside a
+// variant without parameters (`{"type": "horizontal_flip", "p": 0.5}`) is ignored.
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum AugmenterConfig {
     /// [`Identity`].

@@ -40,7 +40,7 @@ impl Default for EncoderConfig {
 /// Both fields may be left out when deserialising: the encoder defaults to Conv-4 on 28x28
 /// grayscale images and the seed to 0.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
     /// The encoder.
     pub encoder: EncoderConfig,

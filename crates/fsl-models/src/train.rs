@@ -140,12 +140,13 @@ pub fn train(
                 train_accuracy: accuracy_sum / window as f64,
                 validation: validation_report,
             };
-            let validation_accuracy = record.validation.map(|report| report.mean_accuracy);
+            // Without validation the field is left out rather than printed as `None`.
+            let validation_accuracy = record.validation.map(|report| format!("{:.4}", report.mean_accuracy));
             tracing::info!(
                 episode = record.episode,
                 train_loss = format_args!("{:.4}", record.train_loss),
                 train_accuracy = format_args!("{:.4}", record.train_accuracy),
-                validation_accuracy = ?validation_accuracy,
+                validation_accuracy,
                 "training progress"
             );
             history.records.push(record);

@@ -197,7 +197,18 @@ fn info(arguments: InfoArgs) -> fsl::Result<()> {
 
 fn split(arguments: SplitArgs) -> fsl::Result<()> {
     check_output(&arguments.output)?;
+    check_choices(&arguments.choices)?;
+    if [LABEL, IMAGE, PATH, ALPHABET].contains(&arguments.column.as_str()) {
+        return Err(fsl::Error::InvalidSetting {
+            name: "column",
+            value: arguments.column.clone(),
+            reason: "this column holds data the split would overwrite; choose another name such as `split`".to_owned(),
+        });
+    }
     let table = arguments.source.open()?;
+    if table.record_batch().column_by_name(&arguments.column).is_some() {
+        tracing::warn!(column = arguments.column, "replacing the existing split column");
+    }
     let choices: Vec<&str> = arguments.choices.iter().map(String::as_str).collect();
     let table = table.with_group_split(
         &arguments.by,
@@ -216,6 +227,25 @@ fn split(arguments: SplitArgs) -> fsl::Result<()> {
         let count = rows.get(*choice).copied().unwrap_or(0);
         let classes = groups.get(*choice).copied().unwrap_or(0);
         println!("  {choice}: {count} images, {classes} classes");
+    }
+    Ok(())
+}
+
+/// Rejects empty or repeated split names, which would merge splits or make them unnamable.
+fn check_choices(choices: &[String]) -> fsl::Result<()> {
+    for (index, choice) in choices.iter().enumerate() {
+        let reason = if choice.trim().is_empty() {
+            "split names must not be empty"
+        } else if choices[..index].contains(choice) {
+            "each split name may appear only once"
+        } else {
+            continue;
+        };
+        return Err(fsl::Error::InvalidSetting {
+            name: "choices",
+            value: choices.join(","),
+            reason: reason.to_owned(),
+        });
     }
     Ok(())
 }

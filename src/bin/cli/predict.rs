@@ -17,7 +17,7 @@ pub struct PredictArgs {
     /// `fsl train` or `fsl omniglot` that contains it as `model/`.
     run: PathBuf,
 
-    /// Support images laid out as DIR/<label>/<image> (PNG, JPEG, BMP, GIF, TIFF or WebP).
+    /// Support images laid out as DIR/<label>/<image> (PNG or JPEG).
     #[arg(long)]
     support: PathBuf,
 

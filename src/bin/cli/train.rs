@@ -89,7 +89,7 @@ impl TrainArgs {
 pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     // Everything that can be wrong in the configuration or the data fails before the run
     // folder is created.
-    let config = arguments.run_config()?;
+    let mut config = arguments.run_config()?;
     let settings = config.train_settings();
     settings.validate()?;
     let image_size = config.image_size()?;
@@ -100,6 +100,11 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
             .augment
             .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>),
     };
+
+    // The saved configuration names the augmentation that ran, default or not.
+    if config.augmentation.is_none() {
+        config.augmentation = augmenter.as_ref().and_then(|augmenter| augmenter.config());
+    }
     let network = PrototypicalNetwork::new(config.model.clone())?;
     let set = CharacterSet::open(&config.data.path, config.data.split.as_deref())?;
 
