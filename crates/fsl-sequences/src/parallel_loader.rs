@@ -291,9 +291,14 @@ where
     ///
     /// # Errors
     ///
-    /// [`Error::SpawnWorker`] when the operating system cannot start a thread.
+    /// [`Error::BatchOutOfRange`] when `start` is past the end of the epoch (`start` equal to
+    /// the number of batches gives an empty iterator), and [`Error::SpawnWorker`] when the
+    /// operating system cannot start a thread.
     pub fn epoch_from(&self, epoch: u64, start: usize) -> Result<LoaderBatches<<S::Batch as LoadableBatch>::Loaded>> {
         let end = self.len();
+        if start > end {
+            return Err(Error::BatchOutOfRange { index: start, len: end });
+        }
         let workers = self.workers.min(end.saturating_sub(start)).max(1);
         let stop = Arc::new(AtomicBool::new(false));
 

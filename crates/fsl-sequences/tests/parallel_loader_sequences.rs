@@ -206,6 +206,21 @@ fn pairs_epoch_resumes_from_index() {
 }
 
 #[test]
+fn resume_past_epoch_end_is_error() {
+    let loader = loader(pairs(), 2);
+    let len = loader.len();
+
+    assert_eq!(collect_epoch(&loader, 0, len).len(), 0);
+    let Err(error) = loader.epoch_from(0, len + 1) else {
+        panic!("a start past the end must be an error");
+    };
+    assert!(
+        matches!(error, fsl_sequences::Error::BatchOutOfRange { index, .. } if index == len + 1),
+        "{error}"
+    );
+}
+
+#[test]
 fn kshot_epoch_resumes_from_index() {
     let full = collect_epoch(&loader(kshot(), 1), 0, 0);
 
