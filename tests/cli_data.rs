@@ -164,6 +164,22 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
         "the default augmentation is recorded: {saved}"
     );
 
+    // Episodes the data cannot serve fail before the run folder is created.
+    let too_many = dir.path().join("too-many");
+    let output = fsl(&[
+        "train",
+        "--data",
+        &path(&split),
+        "--split",
+        "train",
+        "--output-dir",
+        &path(&too_many),
+        "--n-way",
+        "50",
+    ]);
+    assert_input_error(&output, "50");
+    assert!(!too_many.exists(), "a data error must fail before the run folder");
+
     // Without validation no class is held out, so an episode may use every training class.
     let all_classes = stdout(&fsl(&[
         "train",

@@ -11,14 +11,12 @@ use fsl_datasets::omniglot::OmniglotArchive;
 use fsl_datasets::one_shot_runs::read_runs;
 use fsl_models::{
     Conv4Config, EncoderConfig, EvaluationReport, History, IndexEpisode, ModelConfig, OneShotReport, OneShotRunImages,
-    PrototypicalNetwork, TrainConfig, embed_all, evaluate_embedded, evaluate_one_shot_runs,
+    PrototypicalNetwork, embed_all, evaluate_embedded, evaluate_one_shot_runs,
 };
 use fsl_sequences::{EpisodeSpec, LoaderConfig};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 
 use super::data::{ArchiveSource, CharacterSet};
+use super::training::train_with_augmenter;
 use crate::{Error, Result};
 
 /// One evaluation protocol: episodes of `n_way` classes with `k_shot` support and `q_query`
@@ -336,97 +334,6 @@ pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &Om
         .augment
         .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>);
     train_with_augmenter(network, set, &job.train, job.seed, job.image_size, augmenter)
-}
-
-/// Trains `network` on `set` like [`train_network`], with any augmentation of the training
-/// images (or none), seeding episodes and augmentation with `seed` and resizing images to
-/// `image_size` pixels square.
-pub fn train_with_augmenter(
-    network: &PrototypicalNetwork,
-    set: &CharacterSet,
-    settings: &TrainSettings,
-    seed: u64,
-    image_size: u32,
-    augmenter: Option<Arc<dyn Augmenter>>,
-) -> Result<History> {
-    settings.validate()?;
-
-    // Classes are held out only when validation runs: otherwise every class trains.
-    if settings.validate_every == 0 {
-        let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
-        let loader_config = LoaderConfig {
-            image_size,
-            invert: true,
-            seed,
-            augmenter,
-            query_augmenter: None,
-        };
-        let train_loader = set.loader(spec, false, seed, loader_config)?;
-        let config = train_config(settings);
-        let mut train_source = |index: u64| train_loader.episode(index);
-        return Ok(fsl_models::train(network, &config, &mut train_source, None)?);
-    }
-    let (train_rows, validation_rows) = split_classes(set, 0.1, seed);
-    let train_part = set.take(&train_rows)?;
-    let validation_part = set.take(&validation_rows)?;
-
-    let loader_config = LoaderConfig {
-        image_size,
-        invert: true,
-        seed,
-        augmenter,
-        query_augmenter: None,
-    };
-    let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
-    let train_loader = train_part.loader(spec, false, seed, loader_config)?;
-
-    let validation_way = settings.n_way.min(validation_part.class_count()).max(2);
-    let validation_spec = EpisodeSpec::new(validation_way, 1, 5)?;
-    let validation_config = LoaderConfig {
-        image_size,
-        invert: true,
-        seed,
-        augmenter: None,
-        query_augmenter: None,
-    };
-    let validation_loader = validation_part.loader(validation_spec, false, seed ^ 0x5eed, validation_config)?;
-
-    let config = train_config(settings);
-    let mut train_source = |index: u64| train_loader.episode(index);
-    let mut validation_source = |index: u64| validation_loader.episode(index);
-    Ok(fsl_models::train(
-        network,
-        &config,
-        &mut train_source,
-        Some(&mut validation_source),
-    )?)
-}
-
-/// Returns the optimiser and validation settings of `settings`: Adam, the learning rate halved
-/// every `lr_decay_every` episodes, 20 validation episodes.
-fn train_config(settings: &TrainSettings) -> TrainConfig {
-    TrainConfig {
-        episodes: settings.episodes,
-        learning_rate: settings.learning_rate,
-        lr_decay_every: settings.lr_decay_every,
-        lr_decay_factor: 0.5,
-        validate_every: settings.validate_every,
-        validation_episodes: 20,
-    }
-}
-
-/// Splits rows by class: a seeded `fraction` of the classes (at least two) go to validation.
-fn split_classes(set: &CharacterSet, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut classes: Vec<&String> = set.classes.iter().collect();
-    classes.sort();
-    classes.dedup();
-    classes.shuffle(&mut StdRng::seed_from_u64(seed));
-
-    let held_out = ((classes.len() as f64 * fraction).ceil() as usize)
-        .max(2)
-        .min(classes.len() / 2);
-    let validation: std::collections::HashSet<&String> = classes.into_iter().take(held_out).collect();
-    (0..set.classes.len()).partition(|&row| !validation.contains(&set.classes[row]))
 }
 
 /// Evaluates `network` on every protocol, embedding each image of `set` once.

@@ -4,11 +4,13 @@ mod data;
 mod job;
 mod open;
 mod run_config;
+mod training;
 
 pub use data::{ArchiveSource, CLASS, CharacterSet};
 pub use job::{
     OmniglotJob, OmniglotReport, Protocol, TrainSettings, evaluate_protocols, model_config, run, score_one_shot_runs,
-    train_network, train_with_augmenter,
+    train_network,
 };
 pub use open::{SourceFormat, open_table};
 pub use run_config::{DataSection, EpisodeSection, RunConfig, TrainingSection, encoder_image_size};
+pub use training::{TrainingData, train_with_augmenter};

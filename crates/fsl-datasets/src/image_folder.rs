@@ -29,11 +29,19 @@ pub const SPLIT: &str = "split";
 ///
 /// # Errors
 ///
-/// [`Error::NotFound`] for a missing root, [`Error::NoImages`] naming the root and the
+/// [`Error::NotFound`] for a missing root, [`Error::InvalidArgument`] for a root that is a
+/// file, [`Error::NoImages`] naming the root and the
 /// accepted extensions when no class has an image, and [`Error::Io`] for unreadable folders.
 pub fn load(root: &Path) -> Result<AnnotationTable> {
-    if !root.is_dir() {
+    if !root.exists() {
         return Err(Error::NotFound { path: root.to_owned() });
+    }
+    if !root.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{} is a file, but an image folder is a directory laid out as <class>/<image>; \
+             give the folder that contains the class folders",
+            root.display()
+        )));
     }
 
     let mut skipped = Skipped::default();

@@ -123,6 +123,18 @@ fn missing_root_is_not_found() {
     assert!(matches!(error, Error::NotFound { .. }), "{error}");
 }
 
+#[test]
+fn file_as_root_is_invalid_argument() {
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("table.parquet");
+    std::fs::write(&file, b"PAR1").unwrap();
+
+    let error = image_folder::load(&file).unwrap_err();
+
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+    assert!(error.to_string().contains("is a file"), "{error}");
+}
+
 /// A log sink for `tracing_subscriber` that keeps what is written.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

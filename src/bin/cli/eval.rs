@@ -59,6 +59,13 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
     let (network, image_size) = super::load_model(&arguments.model, "eval")?;
 
     if let Some(data) = &arguments.data {
+        if arguments.n_way < 2 {
+            return Err(fsl::Error::InvalidSetting {
+                name: "n_way",
+                value: arguments.n_way.to_string(),
+                reason: "an episode needs at least two classes to choose between".to_owned(),
+            });
+        }
         let mut set = CharacterSet::open(data, arguments.split.as_deref())?;
         if !set.has_alphabets() && (arguments.within_alphabet || !arguments.alphabets.is_empty()) {
             return Err(fsl::Error::InvalidSetting {

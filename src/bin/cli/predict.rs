@@ -71,6 +71,12 @@ pub fn run(arguments: PredictArgs) -> fsl::Result<()> {
         labels = classifier.classes().len(),
         "support set embedded"
     );
+    if classifier.classes().len() == 1 {
+        tracing::warn!(
+            support = %arguments.support.display(),
+            "the support set has one label, so every query gets it; add a folder per label"
+        );
+    }
 
     // The queries, read and decoded before any output so that a bad file fails the command.
     let mut query_images = Vec::with_capacity(arguments.query.len());

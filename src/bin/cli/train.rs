@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingSection, train_with_augmenter};
+use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingData, TrainingSection};
 use fsl_augment::{Affine, Augmenter};
 use fsl_models::PrototypicalNetwork;
 
@@ -107,6 +107,7 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     }
     let network = PrototypicalNetwork::new(config.model.clone())?;
     let set = CharacterSet::open(&config.data.path, config.data.split.as_deref())?;
+    let training = TrainingData::prepare(&set, &settings, config.model.seed, image_size, augmenter)?;
 
     let output = &arguments.output_dir;
     std::fs::create_dir_all(output).map_err(|source| fsl::Error::Io {
@@ -117,7 +118,7 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     write_text(&output.join("config.toml"), &config.to_toml()?)?;
     tracing::info!(config = %output.join("config.toml").display(), "training");
 
-    let history = train_with_augmenter(&network, &set, &settings, config.model.seed, image_size, augmenter)?;
+    let history = training.train(&network)?;
 
     network.save(&output.join("model"))?;
     history.write_csv(&output.join("history.csv"))?;

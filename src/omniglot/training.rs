@@ -1,0 +1,129 @@
+//! Preparing and running the training of a prototypical network on a [`CharacterSet`].
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use fsl_augment::Augmenter;
+use fsl_models::{History, PrototypicalNetwork, TrainConfig};
+use fsl_sequences::{EpisodeLoader, EpisodeSpec, LoaderConfig};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use super::data::CharacterSet;
+use super::job::TrainSettings;
+use crate::Result;
+
+/// The episode loaders and optimiser settings of one training run.
+///
+/// [`TrainingData::prepare`] checks the settings against the data (enough classes for n-way,
+/// enough images per class for k + q), so a caller can build it before writing any file and
+/// a data problem leaves nothing behind.
+pub struct TrainingData {
+    train: EpisodeLoader,
+    validation: Option<EpisodeLoader>,
+    config: TrainConfig,
+}
+
+impl TrainingData {
+    /// Builds the loaders: training episodes with `augmenter` applied to their images, seeded
+    /// with `seed` and resized to `image_size` pixels square. When validation runs, a tenth of
+    /// the classes (at least two) is held out for it; otherwise every class trains.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`TrainSettings::validate`], and the sequence errors that name the n-way
+    /// or the class that the data cannot serve.
+    pub fn prepare(
+        set: &CharacterSet,
+        settings: &TrainSettings,
+        seed: u64,
+        image_size: u32,
+        augmenter: Option<Arc<dyn Augmenter>>,
+    ) -> Result<Self> {
+        settings.validate()?;
+        let config = TrainConfig {
+            episodes: settings.episodes,
+            learning_rate: settings.learning_rate,
+            lr_decay_every: settings.lr_decay_every,
+            lr_decay_factor: 0.5,
+            validate_every: settings.validate_every,
+            validation_episodes: 20,
+        };
+        let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
+        let loader_config = |augmenter| LoaderConfig {
+            image_size,
+            invert: true,
+            seed,
+            augmenter,
+            query_augmenter: None,
+        };
+
+        if settings.validate_every == 0 {
+            let train = set.loader(spec, false, seed, loader_config(augmenter))?;
+            return Ok(Self {
+                train,
+                validation: None,
+                config,
+            });
+        }
+
+        let (train_rows, validation_rows) = split_classes(set, 0.1, seed);
+        let train_part = set.take(&train_rows)?;
+        let validation_part = set.take(&validation_rows)?;
+        let train = train_part.loader(spec, false, seed, loader_config(augmenter))?;
+
+        let validation_way = settings.n_way.min(validation_part.class_count()).max(2);
+        let validation_spec = EpisodeSpec::new(validation_way, 1, 5)?;
+        let validation = validation_part.loader(validation_spec, false, seed ^ 0x5eed, loader_config(None))?;
+        Ok(Self {
+            train,
+            validation: Some(validation),
+            config,
+        })
+    }
+
+    /// Trains `network` with Adam on the prepared episodes and returns its history.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`fsl_models::train`], such as a diverged loss.
+    pub fn train(&self, network: &PrototypicalNetwork) -> Result<History> {
+        let mut train_source = |index: u64| self.train.episode(index);
+        let history = match &self.validation {
+            Some(validation) => {
+                let mut validation_source = |index: u64| validation.episode(index);
+                fsl_models::train(network, &self.config, &mut train_source, Some(&mut validation_source))?
+            }
+            None => fsl_models::train(network, &self.config, &mut train_source, None)?,
+        };
+        Ok(history)
+    }
+}
+
+/// Trains `network` on `set` with any augmentation of the training images (or none): the
+/// [`TrainingData::prepare`] and [`TrainingData::train`] steps in one call.
+pub fn train_with_augmenter(
+    network: &PrototypicalNetwork,
+    set: &CharacterSet,
+    settings: &TrainSettings,
+    seed: u64,
+    image_size: u32,
+    augmenter: Option<Arc<dyn Augmenter>>,
+) -> Result<History> {
+    TrainingData::prepare(set, settings, seed, image_size, augmenter)?.train(network)
+}
+
+/// Splits rows by class: a seeded `fraction` of the classes (at least two) go to validation.
+fn split_classes(set: &CharacterSet, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut classes: Vec<&String> = set.classes.iter().collect();
+    classes.sort();
+    classes.dedup();
+    classes.shuffle(&mut StdRng::seed_from_u64(seed));
+
+    let held_out = ((classes.len() as f64 * fraction).ceil() as usize)
+        .max(2)
+        .min(classes.len() / 2);
+    let validation: HashSet<&String> = classes.into_iter().take(held_out).collect();
+    (0..set.classes.len()).partition(|&row| !validation.contains(&set.classes[row]))
+}
