@@ -304,6 +304,94 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
 }
 
 #[test]
+fn benchmark_compares_configurations_on_one_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    write_image_folder(&images);
+    let split = dir.path().join("split.parquet");
+    let path = |path: &Path| path.to_str().unwrap().to_owned();
+    stdout(&fsl(&[
+        "data",
+        "split",
+        &path(&images),
+        "--output",
+        &path(&split),
+        "--choices",
+        "train,test",
+        "--p",
+        "0.5,0.5",
+        "--seed",
+        "1",
+    ]));
+
+    let training = "[episodes]\nn_way = 3\nk_shot = 1\nq_query = 2\n\n[training]\nepisodes = 2\nvalidate_every = 0\n";
+    let small_conv4 = dir.path().join("small_conv4.toml");
+    std::fs::write(
+        &small_conv4,
+        format!(
+            "[data]\npath = \"unused\"\n\n[model]\nencoder = {{ kind = \"conv4\", in_channels = 1, hidden_channels = 8, image_size = 28 }}\n\n{training}"
+        ),
+    )
+    .unwrap();
+    let small_resnet = dir.path().join("small_resnet.toml");
+    std::fs::write(
+        &small_resnet,
+        format!(
+            "[data]\npath = \"unused\"\nimage_size = 20\n\n[model]\nencoder = {{ kind = \"resnet12\", in_channels = 1, channels = [4, 4, 4, 4] }}\n\n{training}"
+        ),
+    )
+    .unwrap();
+    let output_dir = dir.path().join("benchmark");
+    let models = format!("{},{}", path(&small_conv4), path(&small_resnet));
+
+    let table = stdout(&fsl(&[
+        "benchmark",
+        "--data",
+        &path(&split),
+        "--models",
+        &models,
+        "--n-way",
+        "3",
+        "--q-query",
+        "2",
+        "--episodes",
+        "10",
+        "--output-dir",
+        &path(&output_dir),
+    ]));
+
+    assert!(
+        table.starts_with("3-way 1-shot, 10 episodes on the `test` split"),
+        "{table}"
+    );
+    // Conv-4 with 8 filters: 8 * (1 * 9 + 1) + 16 for the first block, 3 * (8 * (8 * 9 + 1) + 16)
+    // for the others, counting batch-norm scale and shift but not running statistics.
+    assert!(table.contains("| small_conv4 | conv4 | 1896 |"), "{table}");
+    assert!(table.contains("| small_resnet | resnet12 |"), "{table}");
+    let csv = std::fs::read_to_string(output_dir.join("benchmark.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(output_dir.join("small_resnet/model/model.safetensors").is_file());
+    assert!(output_dir.join("small_conv4/config.toml").is_file());
+
+    // A broken file anywhere in the list fails before any model trains.
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[data]\npath = \"unused\"\n[training]\nepisodez = 1\n").unwrap();
+    let second_output = dir.path().join("second");
+    let models = format!("{},{}", path(&small_conv4), path(&broken));
+    let output = fsl(&[
+        "benchmark",
+        "--data",
+        &path(&split),
+        "--models",
+        &models,
+        "--output-dir",
+        &path(&second_output),
+    ]);
+    assert_input_error(&output, "episodez");
+    assert!(!second_output.exists());
+}
+
+#[test]
 fn bad_input_fails_with_one_line_and_exit_code_two() {
     let dir = tempfile::tempdir().unwrap();
     let path = |path: &Path| path.to_str().unwrap().to_owned();

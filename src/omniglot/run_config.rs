@@ -2,8 +2,9 @@
 //! augmentation, so that an experiment is a file to share rather than a command line.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use fsl_augment::AugmenterConfig;
+use fsl_augment::{Affine, Augmenter, AugmenterConfig};
 use fsl_models::{EncoderConfig, ModelConfig};
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +171,23 @@ impl RunConfig {
         toml::to_string_pretty(self).map_err(|error| Error::Config {
             path: PathBuf::from("config.toml"),
             message: error.to_string(),
+        })
+    }
+
+    /// Builds the augmentation of training images: the `[augmentation]` pipeline, or the
+    /// Omniglot affine distortion of Koch et al. (2015) when there is none and
+    /// `training.augment` is set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Augment`] naming the invalid parameter of the pipeline.
+    pub fn augmenter(&self) -> Result<Option<Arc<dyn Augmenter>>> {
+        Ok(match &self.augmentation {
+            Some(augmentation) => Some(Arc::from(augmentation.build()?)),
+            None => self
+                .training
+                .augment
+                .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>),
         })
     }
 

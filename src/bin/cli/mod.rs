@@ -1,5 +1,6 @@
 //! Argument parsing and dispatch of the `fsl` command line.
 
+mod benchmark;
 mod data;
 mod eval;
 mod omniglot;
@@ -43,6 +44,9 @@ enum Command {
     /// Evaluate a saved model episodically on any data `fsl train` reads, or on the official
     /// one-shot runs.
     Eval(eval::EvalArgs),
+    /// Train several configurations on one dataset and compare them on the same evaluation
+    /// episodes: accuracy with 95% CI, training time and parameter count.
+    Benchmark(benchmark::BenchmarkArgs),
     /// Label query images with a saved model against a folder of labelled support images.
     Predict(predict::PredictArgs),
 }
@@ -195,5 +199,6 @@ pub fn run(cli: Cli, log: &LogFile) -> fsl::Result<()> {
         Command::Train(arguments) => train::run(arguments, log),
         Command::Eval(arguments) => eval::run(arguments),
         Command::Predict(arguments) => predict::run(arguments),
+        Command::Benchmark(arguments) => benchmark::run(arguments),
     }
 }

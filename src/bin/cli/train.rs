@@ -2,11 +2,9 @@
 //! from flags or from a configuration file, and write the run folder.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::Args;
 use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingData, TrainingSection};
-use fsl_augment::{Affine, Augmenter};
 use fsl_models::PrototypicalNetwork;
 
 use super::LogFile;
@@ -93,13 +91,7 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     let settings = config.train_settings();
     settings.validate()?;
     let image_size = config.image_size()?;
-    let augmenter: Option<Arc<dyn Augmenter>> = match &config.augmentation {
-        Some(augmentation) => Some(Arc::from(augmentation.build()?)),
-        None => config
-            .training
-            .augment
-            .then(|| Arc::new(Affine::omniglot()) as Arc<dyn Augmenter>),
-    };
+    let augmenter = config.augmenter()?;
 
     // The saved configuration names the augmentation that ran, default or not.
     if config.augmentation.is_none() {
