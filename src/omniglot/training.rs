@@ -87,7 +87,7 @@ impl TrainingData {
     ///
     /// # Errors
     ///
-    /// The errors of [`fsl_models::train`], such as a diverged loss.
+    /// The errors of [`fsl_models::train()`], such as a diverged loss.
     pub fn train(&self, network: &PrototypicalNetwork) -> Result<History> {
         let mut train_source = |index: u64| self.train.episode(index);
         let history = match &self.validation {

@@ -32,7 +32,7 @@ const NORMS: usize = 4;
 /// # Shapes
 ///
 /// - `x`, `x'`: `N x D` embeddings, or `N x D x H x W` feature maps, which are first averaged over
-///   `H x W` (global average pooling); [`Kernel::pairwise`] accepts both forms too.
+///   `H x W` (global average pooling); [`Kernel::pairwise`](crate::Kernel::pairwise) accepts both forms too.
 /// - `norm_conv.weight`: `F x 4`, `norm_conv.bias`: `F` (`F = 32` from [`MixedNorms::new`]).
 /// - `channel_conv.weight`: `1 x F`, `channel_conv.bias`: `1`.
 /// - `output.weight`: `1 x D`, `output.bias`: `1`.
