@@ -239,7 +239,9 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
         "[data]\npath = \"split.parquet\"\nsplit = \"train\"\nimage_size = 20\n\n\
          [model]\nencoder = { kind = \"resnet12\", in_channels = 1, channels = [4, 4, 4, 4] }\n\n\
          [episodes]\nn_way = 3\nk_shot = 1\nq_query = 2\n\n\
-         [training]\nepisodes = 3\nvalidate_every = 0\naugment = false\n",
+         [training]\nepisodes = 3\nvalidate_every = 0\naugment = false\n\
+         optimizer = { kind = \"sgd\", momentum = 0.9 }\nschedule = { kind = \"cosine\", min_learning_rate = 0.0001 }\n\
+         max_grad_norm = 5.0\n",
     )
     .unwrap();
     let resnet_run = dir.path().join("resnet-run");
@@ -262,6 +264,7 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
     let saved = std::fs::read_to_string(resnet_run.join("config.toml")).unwrap();
     assert!(saved.contains("kind = \"resnet12\""), "{saved}");
     assert!(saved.contains("image_size = 20"), "{saved}");
+    assert!(saved.contains("kind = \"cosine\""), "{saved}");
     let log = std::fs::read_to_string(resnet_run.join("train.log")).unwrap();
     assert!(log.contains("training"), "{log}");
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use fsl::Error;
 use fsl::omniglot::RunConfig;
 use fsl_models::EncoderConfig;
+use fsl_models::optim::{LrSchedule, OptimizerConfig};
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -222,4 +223,51 @@ fn unknown_keys_in_model_and_augmentation_are_rejected() {
 
         assert!(message.contains(expected), "{section}: {message}");
     }
+}
+
+#[test]
+fn optimiser_schedule_and_clipping_read_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"x\"\n[training]\noptimizer = { kind = \"sgd\", momentum = 0.9, nesterov = true }\n\
+         schedule = { kind = \"cosine\", min_learning_rate = 1e-5 }\nmax_grad_norm = 2.5\n",
+    );
+
+    let config = RunConfig::read(&path).unwrap();
+    let settings = config.train_settings();
+
+    assert_eq!(
+        settings.optimizer,
+        OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 0.0,
+        }
+    );
+    assert_eq!(
+        settings.schedule,
+        LrSchedule::Cosine {
+            min_learning_rate: 1e-5
+        }
+    );
+    assert_eq!(settings.max_grad_norm, Some(2.5));
+
+    let copy = write(dir.path(), "copy.toml", &config.to_toml().unwrap());
+    assert_eq!(RunConfig::read(&copy).unwrap(), config);
+}
+
+#[test]
+fn unknown_optimiser_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"x\"\n[training]\noptimizer = { kind = \"rmsprop\" }\n",
+    );
+
+    let message = config_message(RunConfig::read(&path).unwrap_err());
+
+    assert!(message.contains("unknown variant `rmsprop`"), "{message}");
 }

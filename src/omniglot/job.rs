@@ -9,6 +9,7 @@ use fsl_augment::{Affine, Augmenter};
 use fsl_datasets::decode::{decode_luma8_named, gray_to_f32};
 use fsl_datasets::omniglot::OmniglotArchive;
 use fsl_datasets::one_shot_runs::read_runs;
+use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{
     Conv4Config, EncoderConfig, EvaluationReport, History, IndexEpisode, ModelConfig, OneShotReport, OneShotRunImages,
     PrototypicalNetwork, embed_all, evaluate_embedded, evaluate_one_shot_runs,
@@ -85,6 +86,12 @@ pub struct TrainSettings {
     pub validate_every: usize,
     /// Apply the classical Omniglot affine distortion to training images.
     pub augment: bool,
+    /// The optimiser, Adam with PyTorch's defaults unless set.
+    pub optimizer: OptimizerConfig,
+    /// How the learning rate changes; constant keeps the `lr_decay_every` halvings.
+    pub schedule: LrSchedule,
+    /// Clip the joint L2 norm of the gradients to this value before each step.
+    pub max_grad_norm: Option<f64>,
 }
 
 impl Default for TrainSettings {
@@ -98,6 +105,9 @@ impl Default for TrainSettings {
             lr_decay_every: 750,
             validate_every: 100,
             augment: true,
+            optimizer: OptimizerConfig::adam(),
+            schedule: LrSchedule::Constant,
+            max_grad_norm: None,
         }
     }
 }

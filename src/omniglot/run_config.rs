@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fsl_augment::{Affine, Augmenter, AugmenterConfig};
+use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{EncoderConfig, ModelConfig};
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,16 @@ pub struct TrainingSection {
     pub validate_every: usize,
     /// Apply the default Omniglot distortion when no `[augmentation]` is given.
     pub augment: bool,
+    /// The optimiser, for example `{ kind = "sgd", momentum = 0.9 }` or
+    /// `{ kind = "adam_w", weight_decay = 0.01 }`; Adam with PyTorch's defaults unless set.
+    pub optimizer: OptimizerConfig,
+    /// How the learning rate changes: `{ kind = "cosine", min_learning_rate = 1e-5 }`,
+    /// `{ kind = "step", every = 500, factor = 0.5 }`, or constant, which keeps the
+    /// `lr_decay_every` halvings.
+    pub schedule: LrSchedule,
+    /// Clip the joint L2 norm of the gradients to this value before each step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_grad_norm: Option<f64>,
 }
 
 impl Default for TrainingSection {
@@ -123,6 +134,9 @@ impl Default for TrainingSection {
             lr_decay_every: settings.lr_decay_every,
             validate_every: settings.validate_every,
             augment: settings.augment,
+            optimizer: settings.optimizer,
+            schedule: settings.schedule,
+            max_grad_norm: settings.max_grad_norm,
         }
     }
 }
@@ -202,6 +216,9 @@ impl RunConfig {
             lr_decay_every: self.training.lr_decay_every,
             validate_every: self.training.validate_every,
             augment: self.training.augment,
+            optimizer: self.training.optimizer.clone(),
+            schedule: self.training.schedule.clone(),
+            max_grad_norm: self.training.max_grad_norm,
         }
     }
 

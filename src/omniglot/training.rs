@@ -49,6 +49,9 @@ impl TrainingData {
             lr_decay_factor: 0.5,
             validate_every: settings.validate_every,
             validation_episodes: 20,
+            optimizer: settings.optimizer.clone(),
+            schedule: settings.schedule.clone(),
+            max_grad_norm: settings.max_grad_norm,
         };
         let spec = EpisodeSpec::new(settings.n_way, settings.k_shot, settings.q_query)?;
         let loader_config = |augmenter| LoaderConfig {

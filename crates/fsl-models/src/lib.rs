@@ -4,8 +4,10 @@
 //! - [`encoders`]: KochNet, BasicCNN, SingleConv2D, Darknet-7, Darknet-53 and ResNet-12, each
 //!   selected by a variant of [`EncoderConfig`] and built by [`EncoderConfig::build`].
 //! - [`PrototypicalNetwork`]: an encoder plus squared-l2 distances to class prototypes.
-//! - [`train()`]: Adam on episodes from any [`EpisodeSource`], with validation and a [`History`]
-//!   that writes CSV and a training-curve PNG.
+//! - [`train()`]: episodes from any [`EpisodeSource`], with validation and a [`History`] that
+//!   writes CSV and a training-curve PNG.
+//! - [`optim`]: SGD with momentum, Adam and AdamW, step and cosine learning-rate schedules and
+//!   gradient clipping, with PyTorch's update rules and defaults.
 //! - [`evaluate()`]: mean accuracy and 95% confidence interval over many episodes, and
 //!   [`evaluate_one_shot_runs`] for the official Omniglot one-shot benchmark.
 //! - [`PrototypicalNetwork::save`] / [`PrototypicalNetwork::load`]: safetensors weights plus a
@@ -49,6 +51,7 @@ mod error;
 pub mod evaluate;
 mod font;
 mod history;
+pub mod optim;
 mod progress;
 mod protonet;
 mod source;

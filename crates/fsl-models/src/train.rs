@@ -1,10 +1,11 @@
-//! Episodic training with Adam, periodic validation and a history of the run.
+//! Episodic training with a chosen optimiser and schedule, periodic validation and a history
+//! of the run.
 
 use candle_core::DType;
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
 use crate::evaluate::EvaluationReport;
 use crate::history::{History, HistoryRecord};
+use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, clip_grad_norm};
 use crate::progress::progress_bar;
 use crate::protonet::PrototypicalNetwork;
 use crate::source::EpisodeSource;
@@ -15,10 +16,10 @@ use crate::{Error, Result};
 pub struct TrainConfig {
     /// Number of training episodes (one optimiser step each).
     pub episodes: usize,
-    /// Adam's learning rate.
+    /// Base learning rate of the optimiser.
     pub learning_rate: f64,
     /// The learning rate is multiplied by `lr_decay_factor` every `lr_decay_every` episodes
-    /// (0 disables the schedule).
+    /// (0 disables the decay). A `schedule` other than constant replaces this decay.
     pub lr_decay_every: usize,
     /// Factor of each learning-rate decay step.
     pub lr_decay_factor: f64,
@@ -26,6 +27,12 @@ pub struct TrainConfig {
     pub validate_every: usize,
     /// Number of episodes of each validation.
     pub validation_episodes: usize,
+    /// The optimiser: Adam with PyTorch's defaults unless set.
+    pub optimizer: OptimizerConfig,
+    /// How the learning rate changes; constant keeps the `lr_decay_every` steps.
+    pub schedule: LrSchedule,
+    /// Clip the joint L2 norm of all gradients to this value before each step.
+    pub max_grad_norm: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -37,6 +44,9 @@ impl Default for TrainConfig {
             lr_decay_factor: 0.5,
             validate_every: 0,
             validation_episodes: 100,
+            optimizer: OptimizerConfig::adam(),
+            schedule: LrSchedule::Constant,
+            max_grad_norm: None,
         }
     }
 }
@@ -65,6 +75,14 @@ impl TrainConfig {
                 "must be a positive number",
             ));
         }
+        self.optimizer.validate()?;
+        if let Some(max_norm) = self.max_grad_norm.filter(|norm| !(norm.is_finite() && *norm > 0.0)) {
+            return Err(invalid(
+                "max_grad_norm",
+                max_norm.to_string(),
+                "must be a positive number",
+            ));
+        }
         if self.validate_every > 0 && self.validation_episodes == 0 {
             return Err(invalid(
                 "validation_episodes",
@@ -88,22 +106,26 @@ pub fn train(
 ) -> Result<History> {
     config.validate()?;
 
-    let adam = ParamsAdamW {
-        lr: config.learning_rate,
-        weight_decay: 0.0,
-        ..Default::default()
+    let trainable = network.params().trainable();
+    let mut optimizer = Optimizer::new(config.optimizer.clone(), trainable.clone())?;
+    let schedule = match config.schedule {
+        LrSchedule::Constant => LrSchedule::Step {
+            every: config.lr_decay_every,
+            factor: config.lr_decay_factor,
+        },
+        ref other => other.clone(),
     };
-    let mut optimizer = AdamW::new(network.params().trainable(), adam)?;
+    let mut learning_rate = config.learning_rate;
     let mut history = History::default();
     let (mut loss_sum, mut accuracy_sum, mut window) = (0.0f64, 0.0f64, 0usize);
     let bar = progress_bar(config.episodes as u64, "training");
 
     for index in 0..config.episodes {
-        if config.lr_decay_every > 0 && index > 0 && index % config.lr_decay_every == 0 {
-            let lr = optimizer.learning_rate() * config.lr_decay_factor;
-            optimizer.set_learning_rate(lr);
-            tracing::info!(episode = index, learning_rate = lr, "learning rate decayed");
+        let scheduled = schedule.learning_rate(config.learning_rate, index, config.episodes);
+        if matches!(schedule, LrSchedule::Step { .. }) && scheduled != learning_rate {
+            tracing::info!(episode = index, learning_rate = scheduled, "learning rate decayed");
         }
+        learning_rate = scheduled;
 
         let episode = train.episode(index as u64)?;
         let output = network.episode(&episode, true)?;
@@ -111,7 +133,11 @@ pub fn train(
         if !loss.is_finite() {
             return Err(Error::Diverged { episode: index, loss });
         }
-        optimizer.backward_step(&output.loss)?;
+        let mut grads = output.loss.backward()?;
+        if let Some(max_norm) = config.max_grad_norm {
+            clip_grad_norm(&mut grads, &trainable, max_norm)?;
+        }
+        optimizer.step(&grads, learning_rate)?;
 
         // ReLU maps NaN to 0, so NaN weights or running statistics can leave the loss finite.
         // Only the parameters themselves show that the network is broken.

@@ -3,6 +3,7 @@
 
 use candle_core::{Device, Tensor};
 use fsl_layers::EpisodeBatch;
+use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{
     Conv4Config, EncoderConfig, Error, EvaluationReport, History, HistoryRecord, ModelConfig, PrototypicalNetwork,
     TrainConfig, train,
@@ -246,6 +247,59 @@ fn learns_dark_versus_bright() {
         "validation accuracy is {}",
         validation.mean_accuracy
     );
+}
+
+#[test]
+fn learns_with_sgd_cosine_schedule_and_clipping() {
+    let network = network(8);
+    let config = TrainConfig {
+        episodes: 30,
+        learning_rate: 5e-2,
+        validate_every: 10,
+        validation_episodes: 10,
+        optimizer: OptimizerConfig::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 1e-4,
+        },
+        schedule: LrSchedule::Cosine {
+            min_learning_rate: 1e-3,
+        },
+        max_grad_norm: Some(5.0),
+        ..Default::default()
+    };
+    let mut source = dark_or_bright;
+    let mut validation = |index: u64| dark_or_bright(5000 + index);
+
+    let history = train(&network, &config, &mut source, Some(&mut validation)).unwrap();
+
+    let last = history.records.last().unwrap();
+    assert!(last.train_loss < history.records[0].train_loss, "{history:?}");
+    let validation = last.validation.unwrap();
+    assert!(
+        validation.mean_accuracy > 0.9,
+        "validation accuracy is {}",
+        validation.mean_accuracy
+    );
+}
+
+#[test]
+fn train_rejects_invalid_optimiser_and_clipping() {
+    let momentum = TrainConfig {
+        optimizer: OptimizerConfig::Sgd {
+            momentum: 1.5,
+            nesterov: false,
+            weight_decay: 0.0,
+        },
+        ..Default::default()
+    };
+    assert_eq!(invalid_field(&momentum), "momentum");
+
+    let clipping = TrainConfig {
+        max_grad_norm: Some(-1.0),
+        ..Default::default()
+    };
+    assert_eq!(invalid_field(&clipping), "max_grad_norm");
 }
 
 #[test]

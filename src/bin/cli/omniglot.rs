@@ -86,6 +86,7 @@ impl TrainOptions {
             lr_decay_every: self.lr_decay_every,
             validate_every: self.validate_every,
             augment: !self.no_augment,
+            ..TrainSettings::default()
         }
     }
 }

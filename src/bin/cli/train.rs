@@ -78,6 +78,7 @@ impl TrainArgs {
                 lr_decay_every: options.lr_decay_every,
                 validate_every: options.validate_every,
                 augment: !options.no_augment,
+                ..TrainingSection::default()
             },
             augmentation: None,
         })
