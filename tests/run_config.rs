@@ -271,3 +271,32 @@ fn unknown_optimiser_is_rejected() {
 
     assert!(message.contains("unknown variant `rmsprop`"), "{message}");
 }
+
+/// Returns the TOML code blocks of a document that hold a whole configuration.
+fn configuration_blocks(document: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(document);
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|block| block.contains("[data]"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn documented_configurations_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+
+    for document in ["configuration.md", "your-own-dataset.md"] {
+        for block in configuration_blocks(document) {
+            let path = write(dir.path(), "run.toml", &block);
+            let config = RunConfig::read(&path).unwrap_or_else(|error| panic!("{document}: {error}\n{block}"));
+            config.image_size().unwrap();
+            checked += 1;
+        }
+    }
+
+    assert_eq!(checked, 2, "one full example in each document");
+}
