@@ -270,7 +270,6 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
 
     let evaluated = stdout(&fsl(&[
         "eval",
-        "--model",
         &path(&resnet_run),
         "--data",
         &path(&split),

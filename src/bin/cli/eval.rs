@@ -7,10 +7,14 @@ use fsl::omniglot::{CharacterSet, Protocol, evaluate_protocols, score_one_shot_r
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Folder of a saved model (model.safetensors and config.json), or the output folder of
-    /// `fsl train` or `fsl omniglot` that contains it as `model/`.
-    #[arg(long)]
-    model: PathBuf,
+    /// Run folder of `fsl train` or `fsl omniglot` (the model is in its `model/`), or a model
+    /// folder with model.safetensors and config.json.
+    #[arg(value_name = "RUN", required_unless_present = "model")]
+    run: Option<PathBuf>,
+
+    /// The run or model folder, given as an option instead of RUN.
+    #[arg(long, conflicts_with = "run")]
+    model: Option<PathBuf>,
 
     /// Data to sample episodes from: an Omniglot archive (.zip) or extracted folder, a Parquet
     /// table or an image folder DIR/<class>/<image>; required unless --one-shot-runs is given.
@@ -56,7 +60,16 @@ pub struct EvalArgs {
 }
 
 pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
-    let (network, image_size) = super::load_model(&arguments.model, "eval")?;
+    let run = arguments
+        .run
+        .as_ref()
+        .or(arguments.model.as_ref())
+        .ok_or_else(|| fsl::Error::InvalidSetting {
+            name: "run",
+            value: String::new(),
+            reason: "give the run folder to evaluate".to_owned(),
+        })?;
+    let (network, image_size) = super::load_model(run, "eval")?;
 
     if let Some(data) = &arguments.data {
         if arguments.n_way < 2 {
