@@ -20,6 +20,10 @@ fn fsl(arguments: &[&str]) -> Output {
         .expect("the fsl binary starts")
 }
 
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
 fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -230,6 +234,22 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
         .parse()
         .unwrap();
     assert!((0.0..=100.0).contains(&accuracy), "{evaluated}");
+
+    // Every class has 6 images, fewer than 1 + 6: the error names the option that skips them,
+    // and with the option every class is left out, which is a different error.
+    let too_small = |extra: &[&str]| {
+        let mut arguments = vec!["eval", path_str(&run), "--data", path_str(&split), "--q-query", "6"];
+        arguments.extend_from_slice(extra);
+        fsl(&arguments)
+    };
+    assert_input_error(&too_small(&[]), "skip_small_classes");
+    let skipped = too_small(&["--skip-small-classes"]);
+    assert_eq!(skipped.status.code(), Some(2));
+    assert!(
+        !String::from_utf8_lossy(&skipped.stderr).contains("enable skip_small_classes"),
+        "{}",
+        String::from_utf8_lossy(&skipped.stderr)
+    );
 
     // A configuration file with an encoder that takes any size; its run folder records the
     // image side, so evaluation needs no flag for it.

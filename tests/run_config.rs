@@ -115,12 +115,13 @@ fn json_file_reads_like_toml() {
     let path = write(
         dir.path(),
         "run.json",
-        r#"{"data": {"path": "photos"}, "episodes": {"n_way": 3, "k_shot": 1, "q_query": 2}}"#,
+        r#"{"data": {"path": "photos"}, "episodes": {"n_way": 3, "k_shot": 1, "q_query": 2, "skip_small_classes": true}}"#,
     );
 
     let config = RunConfig::read(&path).unwrap();
 
     assert_eq!(config.episodes.n_way, 3);
+    assert!(config.train_settings().skip_small_classes);
     assert_eq!(config.data.path, dir.path().join("photos"));
 }
 
@@ -253,6 +254,7 @@ fn optimiser_schedule_and_clipping_read_and_round_trip() {
         }
     );
     assert_eq!(settings.max_grad_norm, Some(2.5));
+    assert!(!settings.skip_small_classes);
 
     let copy = write(dir.path(), "copy.toml", &config.to_toml().unwrap());
     assert_eq!(RunConfig::read(&copy).unwrap(), config);

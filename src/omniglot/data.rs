@@ -53,6 +53,8 @@ pub struct CharacterSet {
     pub alphabets: Vec<String>,
     /// Decoded image of every row.
     pub images: Arc<Vec<GrayImage>>,
+    /// Leave out of episodes the classes with fewer images than k + q, instead of failing.
+    pub skip_small_classes: bool,
 }
 
 impl CharacterSet {
@@ -95,6 +97,7 @@ impl CharacterSet {
             classes,
             alphabets,
             images,
+            skip_small_classes: false,
         })
     }
 
@@ -118,6 +121,7 @@ impl CharacterSet {
             classes: rows.iter().map(|&r| self.classes[r].clone()).collect(),
             alphabets: rows.iter().map(|&r| self.alphabets[r].clone()).collect(),
             images: Arc::new(rows.iter().map(|&r| self.images[r].clone()).collect()),
+            skip_small_classes: self.skip_small_classes,
         })
     }
 
@@ -182,8 +186,14 @@ impl CharacterSet {
         )?)
     }
 
+    /// Returns the set with [`Self::skip_small_classes`] set to `skip`.
+    pub fn with_skip_small_classes(mut self, skip: bool) -> Self {
+        self.skip_small_classes = skip;
+        self
+    }
+
     fn sampler_options(&self, within_alphabet: bool) -> SamplerOptions<String> {
-        let options = SamplerOptions::new();
+        let options = SamplerOptions::new().with_skip_small_classes(self.skip_small_classes);
         if within_alphabet {
             options.with_groups(self.alphabets.iter().cloned())
         } else {

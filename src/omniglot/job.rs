@@ -92,6 +92,8 @@ pub struct TrainSettings {
     pub schedule: LrSchedule,
     /// Clip the joint L2 norm of the gradients to this value before each step.
     pub max_grad_norm: Option<f64>,
+    /// Leave out of training episodes the classes with fewer images than k + q.
+    pub skip_small_classes: bool,
 }
 
 impl Default for TrainSettings {
@@ -108,6 +110,7 @@ impl Default for TrainSettings {
             optimizer: OptimizerConfig::adam(),
             schedule: LrSchedule::Constant,
             max_grad_norm: None,
+            skip_small_classes: false,
         }
     }
 }

@@ -86,6 +86,8 @@ pub struct EpisodeSection {
     pub k_shot: usize,
     /// Query images per class.
     pub q_query: usize,
+    /// Leave out the classes with fewer images than `k_shot + q_query` instead of failing.
+    pub skip_small_classes: bool,
 }
 
 impl Default for EpisodeSection {
@@ -95,6 +97,7 @@ impl Default for EpisodeSection {
             n_way: settings.n_way,
             k_shot: settings.k_shot,
             q_query: settings.q_query,
+            skip_small_classes: settings.skip_small_classes,
         }
     }
 }
@@ -219,6 +222,7 @@ impl RunConfig {
             optimizer: self.training.optimizer.clone(),
             schedule: self.training.schedule.clone(),
             max_grad_norm: self.training.max_grad_norm,
+            skip_small_classes: self.episodes.skip_small_classes,
         }
     }
 

@@ -42,6 +42,7 @@ impl TrainingData {
         augmenter: Option<Arc<dyn Augmenter>>,
     ) -> Result<Self> {
         settings.validate()?;
+        let set = &set.clone().with_skip_small_classes(settings.skip_small_classes);
         let config = TrainConfig {
             episodes: settings.episodes,
             learning_rate: settings.learning_rate,

@@ -42,6 +42,10 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 15)]
     q_query: usize,
 
+    /// Leave out the classes with fewer images than k-shot + q-query, instead of failing.
+    #[arg(long)]
+    skip_small_classes: bool,
+
     /// Draw all classes of an episode from one alphabet.
     #[arg(long)]
     within_alphabet: bool,
@@ -79,7 +83,8 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
                 reason: "an episode needs at least two classes to choose between".to_owned(),
             });
         }
-        let mut set = CharacterSet::open(data, arguments.split.as_deref())?;
+        let mut set =
+            CharacterSet::open(data, arguments.split.as_deref())?.with_skip_small_classes(arguments.skip_small_classes);
         if !set.has_alphabets() && (arguments.within_alphabet || !arguments.alphabets.is_empty()) {
             return Err(fsl::Error::InvalidSetting {
                 name: "alphabets",

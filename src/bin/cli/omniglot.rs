@@ -66,6 +66,11 @@ pub struct TrainOptions {
     #[arg(long)]
     pub no_augment: bool,
 
+    /// Leave out of training episodes the classes with fewer images than k-shot + q-query,
+    /// instead of failing.
+    #[arg(long)]
+    pub skip_small_classes: bool,
+
     /// Seed of weights, episodes and augmentation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -86,6 +91,7 @@ impl TrainOptions {
             lr_decay_every: self.lr_decay_every,
             validate_every: self.validate_every,
             augment: !self.no_augment,
+            skip_small_classes: self.skip_small_classes,
             ..TrainSettings::default()
         }
     }

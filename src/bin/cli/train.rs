@@ -11,7 +11,7 @@ use super::LogFile;
 use super::omniglot::TrainOptions;
 
 /// Flags that a configuration file replaces.
-const CONFIG_FLAGS: [&str; 12] = [
+const CONFIG_FLAGS: [&str; 13] = [
     "data",
     "split",
     "episodes",
@@ -22,6 +22,7 @@ const CONFIG_FLAGS: [&str; 12] = [
     "lr_decay_every",
     "validate_every",
     "no_augment",
+    "skip_small_classes",
     "seed",
     "image_size",
 ];
@@ -71,6 +72,7 @@ impl TrainArgs {
                 n_way: options.n_way,
                 k_shot: options.k_shot,
                 q_query: options.q_query,
+                skip_small_classes: options.skip_small_classes,
             },
             training: TrainingSection {
                 episodes: options.episodes,
