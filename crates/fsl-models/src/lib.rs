@@ -6,6 +6,8 @@
 //! - [`PrototypicalNetwork`]: an encoder plus squared-l2 distances to class prototypes.
 //! - [`train()`]: episodes from any [`EpisodeSource`], with validation and a [`History`] that
 //!   writes CSV and a training-curve PNG.
+//! - [`callbacks`]: early stopping, saving the best model, and a [`callbacks::Callback`]
+//!   trait for custom ones, run by [`train_with_callbacks`].
 //! - [`optim`]: SGD with momentum, Adam and AdamW, step and cosine learning-rate schedules and
 //!   gradient clipping, with PyTorch's update rules and defaults.
 //! - [`evaluate()`]: mean accuracy and 95% confidence interval over many episodes, and
@@ -43,6 +45,7 @@
 //! # }
 //! ```
 
+pub mod callbacks;
 mod config;
 mod conv4;
 mod encoder;
@@ -72,4 +75,4 @@ pub use evaluate::{
 pub use history::{History, HistoryRecord};
 pub use protonet::{EpisodeOutput, PrototypicalNetwork};
 pub use source::EpisodeSource;
-pub use train::{TrainConfig, train};
+pub use train::{TrainConfig, train, train_with_callbacks};

@@ -3,6 +3,7 @@
 
 use candle_core::DType;
 
+use crate::callbacks::{Callback, Control};
 use crate::evaluate::EvaluationReport;
 use crate::history::{History, HistoryRecord};
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, clip_grad_norm};
@@ -102,7 +103,19 @@ pub fn train(
     network: &PrototypicalNetwork,
     config: &TrainConfig,
     train: &mut dyn EpisodeSource,
+    validation: Option<&mut dyn EpisodeSource>,
+) -> Result<History> {
+    train_with_callbacks(network, config, train, validation, &mut [])
+}
+
+/// Trains like [`train`] and calls every callback after each history record, in order; training
+/// ends early when one returns [`Control::Stop`].
+pub fn train_with_callbacks(
+    network: &PrototypicalNetwork,
+    config: &TrainConfig,
+    train: &mut dyn EpisodeSource,
     mut validation: Option<&mut dyn EpisodeSource>,
+    callbacks: &mut [&mut dyn Callback],
 ) -> Result<History> {
     config.validate()?;
 
@@ -175,8 +188,15 @@ pub fn train(
                 validation_accuracy,
                 "training progress"
             );
+            let mut stop = false;
+            for callback in callbacks.iter_mut() {
+                stop |= callback.on_record(&record, network)? == Control::Stop;
+            }
             history.records.push(record);
             (loss_sum, accuracy_sum, window) = (0.0, 0.0, 0);
+            if stop {
+                break;
+            }
         }
     }
     bar.finish_and_clear();

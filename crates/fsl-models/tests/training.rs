@@ -3,10 +3,11 @@
 
 use candle_core::{Device, Tensor};
 use fsl_layers::EpisodeBatch;
+use fsl_models::callbacks::{BestCheckpoint, Callback, Control, EarlyStopping};
 use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{
     Conv4Config, EncoderConfig, Error, EvaluationReport, History, HistoryRecord, ModelConfig, PrototypicalNetwork,
-    TrainConfig, train,
+    TrainConfig, train, train_with_callbacks,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -300,6 +301,127 @@ fn train_rejects_invalid_optimiser_and_clipping() {
         ..Default::default()
     };
     assert_eq!(invalid_field(&clipping), "max_grad_norm");
+}
+
+#[test]
+fn early_stopping_ends_training_when_validation_stalls() {
+    let network = network(8);
+    let config = TrainConfig {
+        episodes: 200,
+        learning_rate: 1e-2,
+        validate_every: 5,
+        validation_episodes: 5,
+        ..Default::default()
+    };
+    let mut source = dark_or_bright;
+    let mut validation = |index: u64| dark_or_bright(5000 + index);
+    let mut stopping = EarlyStopping::new(2, 0.0).unwrap();
+
+    let history = train_with_callbacks(
+        &network,
+        &config,
+        &mut source,
+        Some(&mut validation),
+        &mut [&mut stopping],
+    )
+    .unwrap();
+
+    // The easy task reaches its best validation accuracy within a few validations, and two
+    // validations without improvement end the run.
+    let last = history.records.last().unwrap();
+    assert!(last.episode < 200, "{history:?}");
+    let accuracies: Vec<f64> = history
+        .records
+        .iter()
+        .map(|record| record.validation.unwrap().mean_accuracy)
+        .collect();
+    let best = accuracies.iter().copied().fold(f64::MIN, f64::max);
+    let last_two = &accuracies[accuracies.len() - 2..];
+    assert!(last_two.iter().all(|&accuracy| accuracy <= best), "{accuracies:?}");
+}
+
+struct StopAtFirst {
+    calls: usize,
+}
+
+impl Callback for StopAtFirst {
+    fn on_record(&mut self, _record: &HistoryRecord, _network: &PrototypicalNetwork) -> fsl_models::Result<Control> {
+        self.calls += 1;
+        Ok(Control::Stop)
+    }
+}
+
+#[test]
+fn custom_callback_stops_training() {
+    let network = network(4);
+    let config = TrainConfig {
+        episodes: 50,
+        validate_every: 5,
+        validation_episodes: 2,
+        ..Default::default()
+    };
+    let mut source = dark_or_bright;
+    let mut validation = |index: u64| dark_or_bright(5000 + index);
+    let mut stop = StopAtFirst { calls: 0 };
+
+    let history =
+        train_with_callbacks(&network, &config, &mut source, Some(&mut validation), &mut [&mut stop]).unwrap();
+
+    assert_eq!(stop.calls, 1);
+    assert_eq!(history.records.len(), 1);
+    assert_eq!(history.records[0].episode, 5);
+}
+
+#[test]
+fn best_checkpoint_keeps_best_validation_model() {
+    let network = network(8);
+    let config = TrainConfig {
+        episodes: 20,
+        learning_rate: 1e-2,
+        validate_every: 5,
+        validation_episodes: 5,
+        ..Default::default()
+    };
+    let mut source = dark_or_bright;
+    let mut validation = |index: u64| dark_or_bright(5000 + index);
+    let folder = tempfile::tempdir().unwrap();
+    let dir = folder.path().join("best");
+    let mut checkpoint = BestCheckpoint::new(&dir);
+
+    let history = train_with_callbacks(
+        &network,
+        &config,
+        &mut source,
+        Some(&mut validation),
+        &mut [&mut checkpoint],
+    )
+    .unwrap();
+
+    let best = history
+        .records
+        .iter()
+        .map(|record| record.validation.unwrap().mean_accuracy)
+        .fold(f64::MIN, f64::max);
+    assert_eq!(checkpoint.best_accuracy(), Some(best));
+    let loaded = PrototypicalNetwork::load(&dir).unwrap();
+    assert_eq!(loaded.config(), network.config());
+    let names: Vec<String> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["best"], "no partial or previous checkpoint is left");
+}
+
+#[test]
+fn early_stopping_rejects_invalid_settings() {
+    let zero = EarlyStopping::new(0, 0.0).unwrap_err();
+    assert!(matches!(zero, Error::InvalidConfig { name: "patience", .. }), "{zero}");
+
+    let negative = EarlyStopping::new(3, -0.1).unwrap_err();
+    assert!(
+        matches!(negative, Error::InvalidConfig { name: "min_delta", .. }),
+        "{negative}"
+    );
 }
 
 #[test]
