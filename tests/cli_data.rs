@@ -288,6 +288,28 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
     let log = std::fs::read_to_string(resnet_run.join("train.log")).unwrap();
     assert!(log.contains("training"), "{log}");
 
+    // With validation, the best model is kept, and early stopping may end the run.
+    let validated = dir.path().join("validated.toml");
+    std::fs::write(
+        &validated,
+        "[data]\npath = \"split.parquet\"\nsplit = \"train\"\n\n\
+         [model]\nencoder = { kind = \"conv4\", in_channels = 1, hidden_channels = 8, image_size = 28 }\n\n\
+         [episodes]\nn_way = 3\nk_shot = 1\nq_query = 2\n\n\
+         [training]\nepisodes = 20\nvalidate_every = 2\nearly_stopping_patience = 1\n",
+    )
+    .unwrap();
+    let validated_run = dir.path().join("validated-run");
+    stdout(&fsl(&[
+        "train",
+        "--config",
+        &path(&validated),
+        "--output-dir",
+        &path(&validated_run),
+    ]));
+    assert!(validated_run.join("best_model/model.safetensors").is_file());
+    let history = std::fs::read_to_string(validated_run.join("history.csv")).unwrap();
+    assert!((2..=11).contains(&history.lines().count()), "{history}");
+
     let evaluated = stdout(&fsl(&[
         "eval",
         &path(&resnet_run),

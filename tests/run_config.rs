@@ -233,7 +233,8 @@ fn optimiser_schedule_and_clipping_read_and_round_trip() {
         dir.path(),
         "run.toml",
         "[data]\npath = \"x\"\n[training]\noptimizer = { kind = \"sgd\", momentum = 0.9, nesterov = true }\n\
-         schedule = { kind = \"cosine\", min_learning_rate = 1e-5 }\nmax_grad_norm = 2.5\n",
+         schedule = { kind = \"cosine\", min_learning_rate = 1e-5 }\nmax_grad_norm = 2.5\n\
+         early_stopping_patience = 3\n",
     );
 
     let config = RunConfig::read(&path).unwrap();
@@ -255,6 +256,7 @@ fn optimiser_schedule_and_clipping_read_and_round_trip() {
     );
     assert_eq!(settings.max_grad_norm, Some(2.5));
     assert!(!settings.skip_small_classes);
+    assert_eq!(config.training.early_stopping_patience, Some(3));
 
     let copy = write(dir.path(), "copy.toml", &config.to_toml().unwrap());
     assert_eq!(RunConfig::read(&copy).unwrap(), config);

@@ -126,6 +126,9 @@ pub struct TrainingSection {
     /// Clip the joint L2 norm of the gradients to this value before each step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_grad_norm: Option<f64>,
+    /// Stop after this many validations without a better validation accuracy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping_patience: Option<usize>,
 }
 
 impl Default for TrainingSection {
@@ -140,6 +143,7 @@ impl Default for TrainingSection {
             optimizer: settings.optimizer,
             schedule: settings.schedule,
             max_grad_norm: settings.max_grad_norm,
+            early_stopping_patience: None,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use fsl_augment::Augmenter;
+use fsl_models::callbacks::Callback;
 use fsl_models::{History, PrototypicalNetwork, TrainConfig};
 use fsl_sequences::{EpisodeLoader, EpisodeSpec, LoaderConfig};
 use rand::SeedableRng;
@@ -87,19 +88,38 @@ impl TrainingData {
         })
     }
 
-    /// Trains `network` with Adam on the prepared episodes and returns its history.
+    /// Trains `network` on the prepared episodes and returns its history.
     ///
     /// # Errors
     ///
     /// The errors of [`fsl_models::train()`], such as a diverged loss.
     pub fn train(&self, network: &PrototypicalNetwork) -> Result<History> {
+        self.train_with_callbacks(network, &mut [])
+    }
+
+    /// Trains like [`Self::train`], calling `callbacks` after every history record.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`fsl_models::train_with_callbacks`] and of the callbacks.
+    pub fn train_with_callbacks(
+        &self,
+        network: &PrototypicalNetwork,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<History> {
         let mut train_source = |index: u64| self.train.episode(index);
         let history = match &self.validation {
             Some(validation) => {
                 let mut validation_source = |index: u64| validation.episode(index);
-                fsl_models::train(network, &self.config, &mut train_source, Some(&mut validation_source))?
+                fsl_models::train_with_callbacks(
+                    network,
+                    &self.config,
+                    &mut train_source,
+                    Some(&mut validation_source),
+                    callbacks,
+                )?
             }
-            None => fsl_models::train(network, &self.config, &mut train_source, None)?,
+            None => fsl_models::train_with_callbacks(network, &self.config, &mut train_source, None, callbacks)?,
         };
         Ok(history)
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingData, TrainingSection};
 use fsl_models::PrototypicalNetwork;
+use fsl_models::callbacks::{BestCheckpoint, Callback, EarlyStopping};
 
 use super::LogFile;
 use super::omniglot::TrainOptions;
@@ -45,7 +46,7 @@ pub struct TrainArgs {
 
     /// Run folder: the model goes to DIR/model (model.safetensors, config.json), beside
     /// config.toml (the full configuration of the run), history.csv, training_curve.png and
-    /// train.log.
+    /// train.log; with validation, DIR/best_model holds the model of the best validation.
     #[arg(long)]
     output_dir: PathBuf,
 
@@ -95,6 +96,10 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     settings.validate()?;
     let image_size = config.image_size()?;
     let augmenter = config.augmenter()?;
+    let mut stopping = match config.training.early_stopping_patience {
+        Some(patience) => Some(EarlyStopping::new(patience, 0.0)?),
+        None => None,
+    };
 
     // The saved configuration names the augmentation that ran, default or not.
     if config.augmentation.is_none() {
@@ -113,7 +118,13 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     write_text(&output.join("config.toml"), &config.to_toml()?)?;
     tracing::info!(config = %output.join("config.toml").display(), "training");
 
-    let history = training.train(&network)?;
+    // With validation, the model of the best validation accuracy is kept beside the last one.
+    let mut best = BestCheckpoint::new(output.join("best_model"));
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut best];
+    if let Some(stopping) = stopping.as_mut() {
+        callbacks.push(stopping);
+    }
+    let history = training.train_with_callbacks(&network, &mut callbacks)?;
 
     network.save(&output.join("model"))?;
     history.write_csv(&output.join("history.csv"))?;
