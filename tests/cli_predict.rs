@@ -85,7 +85,10 @@ fn predict_labels_queries_of_an_unseen_alphabet() {
     );
     let stdout = String::from_utf8(predicted.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0], "query\tlabel\tsquared distance to prototype");
+    assert_eq!(
+        lines[0],
+        "query\tlabel\tsquared distance to prototype\tscores (label=squared distance)"
+    );
     assert_eq!(lines.len(), 1 + queries.len(), "{stdout}");
 
     let mut correct = 0;

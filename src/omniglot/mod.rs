@@ -4,6 +4,7 @@ mod data;
 mod job;
 mod open;
 mod run_config;
+mod serving;
 mod training;
 
 pub use data::{ArchiveSource, CLASS, CharacterSet};
@@ -13,4 +14,5 @@ pub use job::{
 };
 pub use open::{SourceFormat, open_table};
 pub use run_config::{DataSection, EpisodeSection, RunConfig, TrainingSection, encoder_image_size};
+pub use serving::{FewShotClassifier, load_run};
 pub use training::{TrainingData, train_with_augmenter};

@@ -73,7 +73,7 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
             value: String::new(),
             reason: "give the run folder to evaluate".to_owned(),
         })?;
-    let (network, image_size) = super::load_model(run, "eval")?;
+    let (network, image_size) = fsl::omniglot::load_run(run)?;
 
     if let Some(data) = &arguments.data {
         if arguments.n_way < 2 {

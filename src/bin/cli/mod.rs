@@ -85,48 +85,6 @@ fn default_cache_dir() -> PathBuf {
     base.join("fsl")
 }
 
-/// Loads a saved model and returns it with the side of the images it takes.
-///
-/// `path` is the model folder (model.safetensors and config.json) or the output folder of
-/// `fsl train` and `fsl omniglot`, which keeps the model in `model/`.
-pub fn load_model(path: &std::path::Path, command: &str) -> fsl::Result<(fsl_models::PrototypicalNetwork, u32)> {
-    let nested = path.join("model");
-    let model_dir = if !path.join("config.json").exists() && nested.join("config.json").exists() {
-        nested
-    } else {
-        path.to_path_buf()
-    };
-
-    let network = fsl_models::PrototypicalNetwork::load(&model_dir)?;
-    let encoder = &network.config().encoder;
-    if encoder.in_channels() != 1 {
-        return Err(fsl::Error::InvalidSetting {
-            name: "model",
-            value: model_dir.display().to_string(),
-            reason: format!(
-                "fsl {command} feeds grayscale images, but the encoder takes {} channels",
-                encoder.in_channels()
-            ),
-        });
-    }
-
-    // The run folder's config.toml records the image side, which encoders that end in a
-    // global pooling do not fix.
-    let run_config = path.join("config.toml");
-    let image_size = if model_dir != path && run_config.is_file() {
-        fsl::omniglot::RunConfig::read(&run_config)?.image_size()?
-    } else {
-        fsl::omniglot::encoder_image_size(encoder).ok_or_else(|| fsl::Error::InvalidSetting {
-            name: "model",
-            value: model_dir.display().to_string(),
-            reason:
-                "the encoder takes images of any size; pass the run folder of `fsl train`, whose config.toml records it"
-                    .to_owned(),
-        })?
-    };
-    Ok((network, image_size))
-}
-
 /// The log file of a run, opened once the command knows its output folder.
 ///
 /// Log lines go to standard error from the start, and also to this file once it is open.

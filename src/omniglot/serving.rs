@@ -1,0 +1,201 @@
+//! Serving a trained prototypical network: a support set with label names, swappable without
+//! reloading the encoder, and predictions with label names and scores.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use fsl_datasets::AnnotationTable;
+use fsl_datasets::decode::{decode_luma8_named, gray_to_f32};
+use fsl_layers::{Prediction, SquaredL2, SupportSetClassifier};
+use fsl_models::PrototypicalNetwork;
+
+use super::run_config::{RunConfig, encoder_image_size};
+use crate::{Error, Result};
+
+/// Images embedded per encoder call, so that a large support set needs bounded memory.
+const EMBED_BATCH: usize = 256;
+
+/// A saved prototypical network ready to label images against a support set.
+///
+/// Each label's prototype is the mean embedding of its support images; a query gets the label
+/// of the nearest prototype, with squared Euclidean distances as scores (lower is closer).
+pub struct FewShotClassifier {
+    network: PrototypicalNetwork,
+    image_size: u32,
+    invert: bool,
+    classifier: SupportSetClassifier<SquaredL2, String>,
+}
+
+impl FewShotClassifier {
+    /// Loads the model of a run folder of `fsl train` or `fsl omniglot` (the model in its
+    /// `model/`), or of a model folder with model.safetensors and config.json. `invert` maps
+    /// ink to 1 as Omniglot training does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Models`] when the model cannot be read, and [`Error::InvalidSetting`] for an
+    /// encoder that does not take single-channel images or whose image size is unknown.
+    pub fn load(path: &Path, invert: bool) -> Result<Self> {
+        let (network, image_size) = load_run(path)?;
+        Ok(Self {
+            network,
+            image_size,
+            invert,
+            classifier: SupportSetClassifier::new(SquaredL2),
+        })
+    }
+
+    /// Returns the network.
+    pub fn network(&self) -> &PrototypicalNetwork {
+        &self.network
+    }
+
+    /// Returns the side in pixels that images are resized to.
+    pub fn image_size(&self) -> u32 {
+        self.image_size
+    }
+
+    /// Returns the labels of the current support set, in prediction-score order.
+    pub fn labels(&self) -> &[String] {
+        self.classifier.classes()
+    }
+
+    /// Replaces the support set with the images of `table` (a `label` column and the images),
+    /// for example an image folder read by `fsl_datasets::image_folder::load`.
+    ///
+    /// # Errors
+    ///
+    /// The errors of reading and decoding the images, and of embedding them.
+    pub fn set_support_table(&mut self, table: &AnnotationTable) -> Result<()> {
+        let labels = table.strings(fsl_datasets::table::LABEL)?;
+        let names = table.strings(fsl_datasets::table::PATH).ok();
+        let mut images = Vec::with_capacity(table.num_rows());
+        for row in 0..table.num_rows() {
+            let bytes = table.image_bytes(row)?;
+            let name = names
+                .as_ref()
+                .map_or_else(|| format!("row {row}"), |names| names[row].clone());
+            images.push(self.pixels(&bytes, &name)?);
+        }
+        self.set_support(&images, &labels)
+    }
+
+    /// Replaces the support set with encoded images (PNG or JPEG bytes) and their labels.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] when the counts differ or the set is empty, and decoding errors
+    /// naming the image.
+    pub fn set_support_bytes(&mut self, images: &[(String, Vec<u8>)], labels: &[String]) -> Result<()> {
+        let pixels = images
+            .iter()
+            .map(|(name, bytes)| self.pixels(bytes, name))
+            .collect::<Result<Vec<_>>>()?;
+        self.set_support(&pixels, labels)
+    }
+
+    /// Labels encoded query images (name and PNG or JPEG bytes), one prediction each.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] without a support set, and decoding errors naming the image.
+    pub fn predict_bytes(&self, images: &[(String, Vec<u8>)]) -> Result<Vec<Prediction<String>>> {
+        if self.classifier.classes().is_empty() {
+            return Err(Error::InvalidSetting {
+                name: "support",
+                value: "empty".to_owned(),
+                reason: "set a support set before predicting".to_owned(),
+            });
+        }
+        let pixels = images
+            .iter()
+            .map(|(name, bytes)| self.pixels(bytes, name))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.classifier.predict(&self.embed(&pixels)?)?)
+    }
+
+    fn set_support(&mut self, images: &[Vec<f32>], labels: &[String]) -> Result<()> {
+        if images.len() != labels.len() || images.is_empty() {
+            return Err(Error::InvalidSetting {
+                name: "support",
+                value: format!("{} images and {} labels", images.len(), labels.len()),
+                reason: "give one label per image and at least one image".to_owned(),
+            });
+        }
+        let support = self.embed(images)?;
+
+        // A prototypical network compares a query with each label's prototype, the mean of its
+        // support embeddings, so the classifier stores one prototype per label.
+        let (codes, names) = fsl_layers::encode_labels(labels);
+        let prototypes = fsl_layers::prototypes(&support, &codes)?;
+        let prototype_labels: Vec<String> = prototypes
+            .classes
+            .iter()
+            .map(|&code| names[code as usize].clone())
+            .collect();
+        self.classifier.set_support(&prototypes.embeddings, &prototype_labels)?;
+        Ok(())
+    }
+
+    fn pixels(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>> {
+        let image = decode_luma8_named(bytes, name)?;
+        Ok(gray_to_f32(&image, self.image_size, self.image_size, self.invert))
+    }
+
+    /// Embeds images given as `side x side` pixel vectors, in evaluation mode and in batches.
+    fn embed(&self, images: &[Vec<f32>]) -> Result<Tensor> {
+        let side = self.image_size as usize;
+        let mut embeddings = Vec::with_capacity(images.len().div_ceil(EMBED_BATCH));
+        for batch in images.chunks(EMBED_BATCH) {
+            let pixels: Vec<f32> = batch.iter().flatten().copied().collect();
+            let tensor = Tensor::from_vec(pixels, (batch.len(), 1, side, side), &Device::Cpu)?;
+            embeddings.push(self.network.embed(&tensor, false)?);
+        }
+        Ok(Tensor::cat(&embeddings, 0)?)
+    }
+}
+
+/// Loads the model of a run folder (or model folder) and returns it with the side of the
+/// images it takes, read from the run's config.toml for encoders that take any size.
+///
+/// # Errors
+///
+/// [`Error::Models`] when the model cannot be read, and [`Error::InvalidSetting`] for an
+/// encoder that does not take single-channel images or whose image size is unknown.
+pub fn load_run(path: &Path) -> Result<(PrototypicalNetwork, u32)> {
+    let nested = path.join("model");
+    let model_dir = if !path.join("config.json").exists() && nested.join("config.json").exists() {
+        nested
+    } else {
+        path.to_path_buf()
+    };
+    let network = PrototypicalNetwork::load(&model_dir)?;
+
+    let encoder = &network.config().encoder;
+    if encoder.in_channels() != 1 {
+        return Err(Error::InvalidSetting {
+            name: "model",
+            value: model_dir.display().to_string(),
+            reason: format!(
+                "images are fed in grayscale, but the encoder takes {} channels",
+                encoder.in_channels()
+            ),
+        });
+    }
+
+    // The run folder's config.toml records the image side, which encoders that end in a
+    // global pooling do not fix.
+    let run_config = path.join("config.toml");
+    let image_size = if model_dir != path && run_config.is_file() {
+        RunConfig::read(&run_config)?.image_size()?
+    } else {
+        encoder_image_size(encoder).ok_or_else(|| Error::InvalidSetting {
+            name: "model",
+            value: model_dir.display().to_string(),
+            reason:
+                "the encoder takes images of any size; pass the run folder of `fsl train`, whose config.toml records it"
+                    .to_owned(),
+        })?
+    };
+    Ok((network, image_size))
+}
