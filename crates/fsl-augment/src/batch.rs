@@ -11,8 +11,9 @@ use crate::pixel::{GrayImageF32, RgbImageF32};
 /// Derives the RNG seed of item `index` in epoch `epoch` of the stream `base_seed`.
 ///
 /// Each argument is folded in with the splitmix64 finaliser, so neighbouring seeds, epochs and
-/// indices give unrelated streams. Loaders use the same rule, so an item augmented here or on
-/// a loader thread gets the same image.
+/// indices give unrelated streams. fsl-sequences' loaders derive their own per-item seeds (from
+/// the seed, epoch, batch index and position in the batch), so the same seed does not give the
+/// images of [`augment_batch`] there.
 pub fn item_seed(base_seed: u64, epoch: u64, index: u64) -> u64 {
     splitmix64(splitmix64(splitmix64(base_seed) ^ epoch) ^ index)
 }
