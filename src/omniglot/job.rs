@@ -60,6 +60,29 @@ impl Protocol {
         ]
     }
 
+    /// Checks that an episode has classes to choose between and images to classify.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] for `n_way` below 2 or `q_query` of 0.
+    pub fn validate(&self) -> Result<()> {
+        if self.n_way < 2 {
+            return Err(Error::InvalidSetting {
+                name: "n_way",
+                value: self.n_way.to_string(),
+                reason: "an episode needs at least two classes to choose between".into(),
+            });
+        }
+        if self.q_query == 0 {
+            return Err(Error::InvalidSetting {
+                name: "q_query",
+                value: "0".into(),
+                reason: "an episode needs at least one query image per class".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Returns a name such as `20-way 1-shot (within alphabet)`.
     pub fn name(&self) -> String {
         let scope = if self.within_alphabet { " (within alphabet)" } else { "" };
@@ -88,7 +111,7 @@ pub struct TrainSettings {
     pub augment: bool,
     /// The optimiser, Adam with PyTorch's defaults unless set.
     pub optimizer: OptimizerConfig,
-    /// How the learning rate changes; constant keeps the `lr_decay_every` halvings.
+    /// The learning-rate schedule. The constant schedule keeps the `lr_decay_every` halvings.
     pub schedule: LrSchedule,
     /// Clip the joint L2 norm of the gradients to this value before each step.
     pub max_grad_norm: Option<f64>,
@@ -358,6 +381,10 @@ pub fn evaluate_protocols(
     seed: u64,
     image_size: u32,
 ) -> Result<Vec<(Protocol, EvaluationReport)>> {
+    for protocol in protocols {
+        protocol.validate()?;
+    }
+
     let config = LoaderConfig {
         image_size,
         invert: true,

@@ -2,12 +2,14 @@
 //! evaluation episodes.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 use fsl::omniglot::{CharacterSet, Protocol, RunConfig, TrainingData, evaluate_protocols};
 use fsl_models::{EvaluationReport, PrototypicalNetwork};
+
+use super::{create_folder, write_text};
 
 #[derive(Debug, Args)]
 pub struct BenchmarkArgs {
@@ -71,11 +73,18 @@ struct Candidate {
 }
 
 pub fn run(arguments: BenchmarkArgs) -> fsl::Result<()> {
-    if arguments.n_way < 2 || arguments.episodes == 0 {
+    let protocol = Protocol {
+        n_way: arguments.n_way,
+        k_shot: arguments.k_shot,
+        q_query: arguments.q_query,
+        within_alphabet: false,
+    };
+    protocol.validate()?;
+    if arguments.episodes == 0 {
         return Err(fsl::Error::InvalidSetting {
-            name: "n_way",
-            value: format!("{} with {} episodes", arguments.n_way, arguments.episodes),
-            reason: "evaluate at least one episode of at least two classes".to_owned(),
+            name: "episodes",
+            value: "0".to_owned(),
+            reason: "evaluate at least one episode".to_owned(),
         });
     }
 
@@ -97,12 +106,6 @@ pub fn run(arguments: BenchmarkArgs) -> fsl::Result<()> {
         )?;
         prepared.push(training);
     }
-    let protocol = Protocol {
-        n_way: arguments.n_way,
-        k_shot: arguments.k_shot,
-        q_query: arguments.q_query,
-        within_alphabet: false,
-    };
 
     create_folder(&arguments.output_dir)?;
     let mut rows = Vec::with_capacity(candidates.len());
@@ -229,18 +232,4 @@ fn csv_field(value: &str) -> String {
     } else {
         value.to_owned()
     }
-}
-
-fn create_folder(path: &Path) -> fsl::Result<()> {
-    std::fs::create_dir_all(path).map_err(|source| fsl::Error::Io {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn write_text(path: &Path, text: &str) -> fsl::Result<()> {
-    std::fs::write(path, text).map_err(|source| fsl::Error::Io {
-        path: path.to_owned(),
-        source,
-    })
 }

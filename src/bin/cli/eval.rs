@@ -76,13 +76,13 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
     let (network, image_size) = fsl::omniglot::load_run(run)?;
 
     if let Some(data) = &arguments.data {
-        if arguments.n_way < 2 {
-            return Err(fsl::Error::InvalidSetting {
-                name: "n_way",
-                value: arguments.n_way.to_string(),
-                reason: "an episode needs at least two classes to choose between".to_owned(),
-            });
-        }
+        let protocol = Protocol {
+            n_way: arguments.n_way,
+            k_shot: arguments.k_shot,
+            q_query: arguments.q_query,
+            within_alphabet: arguments.within_alphabet,
+        };
+        protocol.validate()?;
         let mut set =
             CharacterSet::open(data, arguments.split.as_deref())?.with_skip_small_classes(arguments.skip_small_classes);
         if !set.has_alphabets() && (arguments.within_alphabet || !arguments.alphabets.is_empty()) {
@@ -106,12 +106,6 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
             }
             set = set.filter_alphabets(|alphabet| arguments.alphabets.iter().any(|a| a == alphabet))?;
         }
-        let protocol = Protocol {
-            n_way: arguments.n_way,
-            k_shot: arguments.k_shot,
-            q_query: arguments.q_query,
-            within_alphabet: arguments.within_alphabet,
-        };
         for (protocol, report) in evaluate_protocols(
             &network,
             &set,

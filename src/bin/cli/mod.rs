@@ -85,7 +85,23 @@ fn default_cache_dir() -> PathBuf {
     base.join("fsl")
 }
 
-/// The log file of a run, opened once the command knows its output folder.
+/// Creates `path` and its parents, naming it in the error.
+pub fn create_folder(path: &Path) -> fsl::Result<()> {
+    std::fs::create_dir_all(path).map_err(|source| fsl::Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Writes `text` to `path`, naming it in the error.
+pub fn write_text(path: &Path, text: &str) -> fsl::Result<()> {
+    std::fs::write(path, text).map_err(|source| fsl::Error::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The log file of a run, opened once the command has created its output folder.
 ///
 /// Log lines go to standard error from the start, and also to this file once it is open.
 #[derive(Clone, Default)]

@@ -8,8 +8,8 @@ use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, Traini
 use fsl_models::PrototypicalNetwork;
 use fsl_models::callbacks::{BestCheckpoint, Callback, EarlyStopping};
 
-use super::LogFile;
 use super::omniglot::TrainOptions;
+use super::{LogFile, create_folder, write_text};
 
 /// Flags that a configuration file replaces.
 const CONFIG_FLAGS: [&str; 13] = [
@@ -46,7 +46,7 @@ pub struct TrainArgs {
 
     /// Run folder: the model goes to DIR/model (model.safetensors, config.json), beside
     /// config.toml (the full configuration of the run), history.csv, training_curve.png and
-    /// train.log; with validation, DIR/best_model holds the model of the best validation.
+    /// train.log. With validation, DIR/best_model contains the model of the best validation.
     #[arg(long)]
     output_dir: PathBuf,
 
@@ -110,10 +110,7 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     let training = TrainingData::prepare(&set, &settings, config.model.seed, image_size, augmenter)?;
 
     let output = &arguments.output_dir;
-    std::fs::create_dir_all(output).map_err(|source| fsl::Error::Io {
-        path: output.clone(),
-        source,
-    })?;
+    create_folder(output)?;
     log.open(&output.join("train.log"))?;
     write_text(&output.join("config.toml"), &config.to_toml()?)?;
     tracing::info!(config = %output.join("config.toml").display(), "training");
@@ -131,11 +128,4 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     history.plot(&output.join("training_curve.png"))?;
     println!("Saved the model to {}.", output.join("model").display());
     Ok(())
-}
-
-fn write_text(path: &std::path::Path, text: &str) -> fsl::Result<()> {
-    std::fs::write(path, text).map_err(|source| fsl::Error::Io {
-        path: path.to_owned(),
-        source,
-    })
 }
