@@ -1,6 +1,6 @@
-//! Drives the built `fsl` binary through a user's whole loop on an image folder the test writes:
-//! convert to Parquet, describe, split by class, train on one split, evaluate on the other,
-//! label a query; and checks that bad input fails with one error line and exit code 2.
+//! Drives the built `fsl` binary through a user's whole loop on an image folder the test writes.
+//! The loop converts to Parquet, describes, splits by class, trains on one split, evaluates on
+//! the other and labels a query. Bad input must fail with one error line and exit code 2.
 
 mod common;
 
@@ -68,7 +68,7 @@ fn write_image_folder(root: &Path) {
 }
 
 #[test]
-fn convert_info_split_train_eval_predict_on_an_image_folder() {
+fn whole_loop_on_image_folder() {
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");
     write_image_folder(&images);
@@ -86,7 +86,7 @@ fn convert_info_split_train_eval_predict_on_an_image_folder() {
         "{converted}"
     );
 
-    // The table holds the bytes, so it describes itself without the folder.
+    // The table contains the bytes, so it describes itself without the folder.
     std::fs::rename(&images, dir.path().join("moved")).unwrap();
     let info = stdout(&fsl(&["data", "info", &path(&table)]));
     assert!(
@@ -436,7 +436,7 @@ fn benchmark_compares_configurations_on_one_split() {
 }
 
 #[test]
-fn bad_input_fails_with_one_line_and_exit_code_two() {
+fn bad_input_exits_with_two() {
     let dir = tempfile::tempdir().unwrap();
     let path = |path: &Path| path.to_str().unwrap().to_owned();
     let missing = dir.path().join("no-such-folder");

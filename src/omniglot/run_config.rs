@@ -119,7 +119,7 @@ pub struct TrainingSection {
     /// The optimiser, for example `{ kind = "sgd", momentum = 0.9 }` or
     /// `{ kind = "adam_w", weight_decay = 0.01 }`; Adam with PyTorch's defaults unless set.
     pub optimizer: OptimizerConfig,
-    /// How the learning rate changes: `{ kind = "cosine", min_learning_rate = 1e-5 }`,
+    /// The learning-rate schedule: `{ kind = "cosine", min_learning_rate = 1e-5 }`,
     /// `{ kind = "step", every = 500, factor = 0.5 }`, or constant, which keeps the
     /// `lr_decay_every` halvings.
     pub schedule: LrSchedule,

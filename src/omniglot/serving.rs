@@ -17,8 +17,8 @@ const EMBED_BATCH: usize = 256;
 
 /// A saved prototypical network ready to label images against a support set.
 ///
-/// Each label's prototype is the mean embedding of its support images; a query gets the label
-/// of the nearest prototype, with squared Euclidean distances as scores (lower is closer).
+/// Each label's prototype is the mean embedding of its support images. A query gets the label
+/// of the nearest prototype, and its scores are squared Euclidean distances (lower is closer).
 pub struct FewShotClassifier {
     network: PrototypicalNetwork,
     image_size: u32,

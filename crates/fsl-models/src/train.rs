@@ -30,7 +30,7 @@ pub struct TrainConfig {
     pub validation_episodes: usize,
     /// The optimiser: Adam with PyTorch's defaults unless set.
     pub optimizer: OptimizerConfig,
-    /// How the learning rate changes; constant keeps the `lr_decay_every` steps.
+    /// The learning-rate schedule. The constant schedule keeps the `lr_decay_every` steps.
     pub schedule: LrSchedule,
     /// Clip the joint L2 norm of all gradients to this value before each step.
     pub max_grad_norm: Option<f64>,

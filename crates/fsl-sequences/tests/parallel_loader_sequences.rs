@@ -47,7 +47,7 @@ fn png_bytes(image: &GrayImage) -> Vec<u8> {
     bytes.into_inner()
 }
 
-/// An annotation table whose `image` column contains PNG bytes, so workers decode every image.
+/// Returns loader images encoded as PNG bytes, so workers decode every image.
 fn encoded() -> LoaderImages {
     let images = images(ITEMS, 21);
     let bytes: Vec<Vec<u8>> = images.iter().map(png_bytes).collect();
