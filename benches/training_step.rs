@@ -15,7 +15,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use fsl::layers::EpisodeBatch;
-use fsl::models::{Backend, Conv4Config, EncoderConfig, ModelConfig, PrototypicalNetwork};
+use fsl::models::{Backend, Conv4Config, EncoderConfig, FewShotNetwork, HeadConfig, ModelConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -44,9 +44,10 @@ fn seeded_episode(n_way: usize, k_shot: usize, q_query: usize, seed: u64) -> Epi
 
 /// Builds the default Conv-4 network (64 filters, 28x28 inputs) on `backend` and the Adam
 /// optimiser of `fsl_models::train` (learning rate 1e-3, no weight decay).
-fn network_and_optimizer(backend: Backend) -> (PrototypicalNetwork, AdamW) {
-    let network = PrototypicalNetwork::new(ModelConfig {
+fn network_and_optimizer(backend: Backend) -> (FewShotNetwork, AdamW) {
+    let network = FewShotNetwork::new(ModelConfig {
         seed: 0,
+        head: HeadConfig::Prototypical,
         encoder: EncoderConfig::Conv4(Conv4Config {
             backend,
             ..Default::default()

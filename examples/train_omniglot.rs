@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = SamplerOptions::new().with_allowed_classes(train_classes);
     let loader = EpisodeLoader::new(&classes, spec, options, 1, Arc::clone(&images), LoaderConfig::default())?;
 
-    let network = PrototypicalNetwork::new(ModelConfig::default())?;
+    let network = FewShotNetwork::new(ModelConfig::default())?;
     let config = TrainConfig {
         episodes: 200,
         ..TrainConfig::default()

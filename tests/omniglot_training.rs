@@ -7,7 +7,7 @@ use fsl::omniglot::{
     train_network,
 };
 use fsl_datasets::omniglot::OmniglotArchive;
-use fsl_models::PrototypicalNetwork;
+use fsl_models::FewShotNetwork;
 
 fn job(output_dir: std::path::PathBuf, train: TrainSettings) -> OmniglotJob {
     OmniglotJob {
@@ -61,10 +61,10 @@ fn training_beats_untrained_encoder_on_unseen_alphabets() {
         q_query: 15,
         within_alphabet: false,
     }];
-    let untrained = PrototypicalNetwork::new(model_config(job.seed, 28)).unwrap();
+    let untrained = FewShotNetwork::new(model_config(job.seed, 28)).unwrap();
     let before = evaluate_protocols(&untrained, &eval_set, &protocol, 300, 11, 28).unwrap()[0].1;
 
-    let network = PrototypicalNetwork::new(model_config(job.seed, 28)).unwrap();
+    let network = FewShotNetwork::new(model_config(job.seed, 28)).unwrap();
     train_network(&network, &train_set, &job).unwrap();
     let after = evaluate_protocols(&network, &eval_set, &protocol, 300, 11, 28).unwrap()[0].1;
 
@@ -116,7 +116,7 @@ fn job_writes_model_history_curve_and_results() {
     assert_eq!(report.history.records.len(), 2);
     assert!(report.table().contains("| 5-way 5-shot | 20 |"), "{}", report.table());
 
-    let reloaded = PrototypicalNetwork::load(&report.model_dir).unwrap();
+    let reloaded = FewShotNetwork::load(&report.model_dir).unwrap();
     assert_eq!(reloaded.config(), &model_config(7, 28));
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use candle_core::Tensor;
 use fsl::omniglot::{model_config, score_one_shot_runs};
 use fsl_datasets::decode::{decode_luma8, gray_to_f32};
-use fsl_models::PrototypicalNetwork;
+use fsl_models::FewShotNetwork;
 
 const CLASSES: usize = 6;
 
@@ -73,7 +73,7 @@ fn character_images(alphabet: &str) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 fn one_shot_runs_scored_by_file_name() {
     let root = tempfile::tempdir().unwrap();
     let (drawer1, drawer2) = character_images("Greek");
-    let network = PrototypicalNetwork::new(model_config(5, 28)).unwrap();
+    let network = FewShotNetwork::new(model_config(5, 28)).unwrap();
 
     // Run 1: each query is an exact copy of its support image, so any encoder is right.
     let answers: Vec<usize> = vec![3, 0, 5, 1, 4, 2];

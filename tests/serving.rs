@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use fsl::omniglot::{FewShotClassifier, model_config};
-use fsl_models::PrototypicalNetwork;
+use fsl_models::FewShotNetwork;
 use image::{GrayImage, ImageFormat, Luma};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -19,7 +19,7 @@ fn png(seed: u64) -> Vec<u8> {
 }
 
 fn saved_classifier(dir: &std::path::Path) -> FewShotClassifier {
-    let network = PrototypicalNetwork::new(model_config(3, 28)).unwrap();
+    let network = FewShotNetwork::new(model_config(3, 28)).unwrap();
     network.save(&dir.join("model")).unwrap();
     FewShotClassifier::load(dir, true).unwrap()
 }

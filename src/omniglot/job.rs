@@ -11,8 +11,8 @@ use fsl_datasets::omniglot::OmniglotArchive;
 use fsl_datasets::one_shot_runs::read_runs;
 use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{
-    Conv4Config, EncoderConfig, EvaluationReport, History, IndexEpisode, ModelConfig, OneShotReport, OneShotRunImages,
-    PrototypicalNetwork, embed_all, evaluate_embedded, evaluate_one_shot_runs,
+    Conv4Config, EncoderConfig, EvaluationReport, FewShotNetwork, HeadConfig, History, IndexEpisode, ModelConfig,
+    OneShotReport, OneShotRunImages, embed_all, evaluate_embedded, evaluate_one_shot_runs,
 };
 use fsl_sequences::{EpisodeSpec, LoaderConfig};
 
@@ -310,7 +310,7 @@ pub fn run(job: &OmniglotJob) -> Result<OmniglotReport> {
     let eval_alphabet_sizes = eval_set.alphabet_sizes();
     tracing::info!(?train_alphabets, ?eval_alphabets, "Omniglot loaded");
 
-    let network = PrototypicalNetwork::new(model_config(job.seed, job.image_size))?;
+    let network = FewShotNetwork::new(model_config(job.seed, job.image_size))?;
     let history = train_network(&network, &train_set, job)?;
 
     let model_dir = job.output_dir.join("model");
@@ -359,12 +359,13 @@ pub fn model_config(seed: u64, image_size: u32) -> ModelConfig {
     ModelConfig {
         encoder: EncoderConfig::Conv4(conv4),
         seed,
+        head: HeadConfig::Prototypical,
     }
 }
 
 /// Trains `network` on `set` with the Omniglot affine distortion when `job.train.augment` is
 /// set. When validation runs, a tenth of the characters (at least two) is held out for it.
-pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &OmniglotJob) -> Result<History> {
+pub fn train_network(network: &FewShotNetwork, set: &CharacterSet, job: &OmniglotJob) -> Result<History> {
     let augmenter: Option<Arc<dyn Augmenter>> = job
         .train
         .augment
@@ -374,7 +375,7 @@ pub fn train_network(network: &PrototypicalNetwork, set: &CharacterSet, job: &Om
 
 /// Evaluates `network` on every protocol, embedding each image of `set` once.
 pub fn evaluate_protocols(
-    network: &PrototypicalNetwork,
+    network: &FewShotNetwork,
     set: &CharacterSet,
     protocols: &[Protocol],
     episodes: usize,
@@ -405,6 +406,7 @@ pub fn evaluate_protocols(
         let spec = EpisodeSpec::new(protocol.n_way, protocol.k_shot, protocol.q_query)?;
         let sampler = set.sampler(spec, protocol.within_alphabet)?;
         let report = evaluate_embedded(
+            network.head(),
             &embeddings,
             episodes,
             |index| {
@@ -426,7 +428,7 @@ pub fn evaluate_protocols(
 }
 
 /// Scores an official one-shot runs archive (folder or zip).
-pub fn score_one_shot_runs(network: &PrototypicalNetwork, path: &Path, image_size: u32) -> Result<OneShotReport> {
+pub fn score_one_shot_runs(network: &FewShotNetwork, path: &Path, image_size: u32) -> Result<OneShotReport> {
     let runs = read_runs(path)?;
     let side = image_size as usize;
     let to_tensor = |files: &[(String, Vec<u8>)]| -> Result<candle_core::Tensor> {

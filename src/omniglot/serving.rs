@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use fsl_datasets::AnnotationTable;
 use fsl_datasets::decode::{decode_luma8_named, gray_to_f32};
 use fsl_layers::{Prediction, SquaredL2, SupportSetClassifier};
-use fsl_models::PrototypicalNetwork;
+use fsl_models::FewShotNetwork;
 
 use super::run_config::{RunConfig, encoder_image_size};
 use crate::{Error, Result};
@@ -20,7 +20,7 @@ const EMBED_BATCH: usize = 256;
 /// Each label's prototype is the mean embedding of its support images. A query gets the label
 /// of the nearest prototype, and its scores are squared Euclidean distances (lower is closer).
 pub struct FewShotClassifier {
-    network: PrototypicalNetwork,
+    network: FewShotNetwork,
     image_size: u32,
     invert: bool,
     classifier: SupportSetClassifier<SquaredL2, String>,
@@ -46,7 +46,7 @@ impl FewShotClassifier {
     }
 
     /// Returns the network.
-    pub fn network(&self) -> &PrototypicalNetwork {
+    pub fn network(&self) -> &FewShotNetwork {
         &self.network
     }
 
@@ -162,14 +162,14 @@ impl FewShotClassifier {
 ///
 /// [`Error::Models`] when the model cannot be read, and [`Error::InvalidSetting`] for an
 /// encoder that does not take single-channel images or whose image size is unknown.
-pub fn load_run(path: &Path) -> Result<(PrototypicalNetwork, u32)> {
+pub fn load_run(path: &Path) -> Result<(FewShotNetwork, u32)> {
     let nested = path.join("model");
     let model_dir = if !path.join("config.json").exists() && nested.join("config.json").exists() {
         nested
     } else {
         path.to_path_buf()
     };
-    let network = PrototypicalNetwork::load(&model_dir)?;
+    let network = FewShotNetwork::load(&model_dir)?;
 
     let encoder = &network.config().encoder;
     if encoder.in_channels() != 1 {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use fsl_augment::Augmenter;
 use fsl_models::callbacks::Callback;
-use fsl_models::{History, PrototypicalNetwork, TrainConfig};
+use fsl_models::{FewShotNetwork, History, TrainConfig};
 use fsl_sequences::{EpisodeLoader, EpisodeSpec, LoaderConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -93,7 +93,7 @@ impl TrainingData {
     /// # Errors
     ///
     /// The errors of [`fsl_models::train()`], such as a diverged loss.
-    pub fn train(&self, network: &PrototypicalNetwork) -> Result<History> {
+    pub fn train(&self, network: &FewShotNetwork) -> Result<History> {
         self.train_with_callbacks(network, &mut [])
     }
 
@@ -104,7 +104,7 @@ impl TrainingData {
     /// The errors of [`fsl_models::train_with_callbacks`] and of the callbacks.
     pub fn train_with_callbacks(
         &self,
-        network: &PrototypicalNetwork,
+        network: &FewShotNetwork,
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<History> {
         let mut train_source = |index: u64| self.train.episode(index);
@@ -128,7 +128,7 @@ impl TrainingData {
 /// Trains `network` on `set` with any augmentation of the training images (or none): the
 /// [`TrainingData::prepare`] and [`TrainingData::train`] steps in one call.
 pub fn train_with_augmenter(
-    network: &PrototypicalNetwork,
+    network: &FewShotNetwork,
     set: &CharacterSet,
     settings: &TrainSettings,
     seed: u64,

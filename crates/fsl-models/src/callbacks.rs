@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::history::HistoryRecord;
-use crate::protonet::PrototypicalNetwork;
+use crate::network::FewShotNetwork;
 use crate::{Error, Result};
 
 /// Whether training goes on after a callback.
@@ -24,7 +24,7 @@ pub trait Callback {
     /// # Errors
     ///
     /// Any error ends training and is returned by the training function.
-    fn on_record(&mut self, record: &HistoryRecord, network: &PrototypicalNetwork) -> Result<Control>;
+    fn on_record(&mut self, record: &HistoryRecord, network: &FewShotNetwork) -> Result<Control>;
 }
 
 /// Stops training when the validation accuracy has not improved by more than `min_delta` for
@@ -68,7 +68,7 @@ impl EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
-    fn on_record(&mut self, record: &HistoryRecord, _network: &PrototypicalNetwork) -> Result<Control> {
+    fn on_record(&mut self, record: &HistoryRecord, _network: &FewShotNetwork) -> Result<Control> {
         let Some(validation) = &record.validation else {
             return Ok(Control::Continue);
         };
@@ -121,7 +121,7 @@ impl BestCheckpoint {
 }
 
 impl Callback for BestCheckpoint {
-    fn on_record(&mut self, record: &HistoryRecord, network: &PrototypicalNetwork) -> Result<Control> {
+    fn on_record(&mut self, record: &HistoryRecord, network: &FewShotNetwork) -> Result<Control> {
         let Some(validation) = &record.validation else {
             return Ok(Control::Continue);
         };
@@ -143,7 +143,7 @@ impl Callback for BestCheckpoint {
 
 /// Writes the model into `<dir>.partial`, then swaps it into place: the old checkpoint is
 /// renamed aside, the new one renamed to `dir`, and the old one removed.
-fn save_atomically(network: &PrototypicalNetwork, dir: &Path) -> Result<()> {
+fn save_atomically(network: &FewShotNetwork, dir: &Path) -> Result<()> {
     let partial = with_suffix(dir, "partial");
     let previous = with_suffix(dir, "previous");
     let remove = |path: &Path| -> Result<()> {

@@ -6,8 +6,12 @@ use crate::conv4::Conv4Config;
 use crate::encoders::{
     BasicCnnConfig, Darknet7Config, Darknet53Config, KochNetConfig, ResNet12Config, SingleConv2dConfig,
 };
+use crate::head::HeadConfig;
 
 /// The encoder of a model and its hyper-parameters.
+///
+/// Fields left out of a configuration file take the values of the encoder's `Default`, the
+/// published architecture on the images it was published for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -35,15 +39,32 @@ impl Default for EncoderConfig {
     }
 }
 
-/// Everything needed to rebuild a model: its architecture and the seed of its initial weights.
+/// Everything needed to rebuild a model: its encoder, its head and the seed of its initial
+/// weights.
 ///
-/// Both fields may be left out when deserialising: the encoder defaults to Conv-4 on 28x28
-/// grayscale images and the seed to 0.
+/// Every field may be left out when deserialising: the encoder defaults to Conv-4 on 28x28
+/// grayscale images, the head to prototypical and the seed to 0. A siamese network of Koch et
+/// al. in JSON:
+///
+/// ```
+/// use fsl_models::{EncoderConfig, HeadConfig, KernelConfig, ModelConfig};
+///
+/// let json = r#"{
+///     "encoder": { "kind": "koch_net" },
+///     "head": { "kind": "siamese", "kernel": { "kind": "dense_sigmoid" } },
+///     "seed": 3
+/// }"#;
+/// let config: ModelConfig = serde_json::from_str(json).unwrap();
+/// assert!(matches!(config.encoder, EncoderConfig::KochNet(_)));
+/// assert_eq!(config.head, HeadConfig::Siamese { kernel: KernelConfig::DenseSigmoid });
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
     /// The encoder.
     pub encoder: EncoderConfig,
+    /// The head that scores queries against the support set.
+    pub head: HeadConfig,
     /// Seed of the initial weights.
     pub seed: u64,
 }

@@ -24,7 +24,7 @@ pub enum Backend {
 
 /// Hyper-parameters of [`Conv4`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Conv4Config {
     /// Channels of the input images (1 for Omniglot).
     pub in_channels: usize,

@@ -3,10 +3,11 @@
 use std::fmt;
 
 use candle_core::Tensor;
-use fsl_layers::{Kernel, SquaredL2, predict};
+use fsl_layers::predict;
 
+use crate::head::Head;
+use crate::network::FewShotNetwork;
 use crate::progress::progress_bar;
-use crate::protonet::PrototypicalNetwork;
 use crate::source::EpisodeSource;
 use crate::{Error, Result};
 
@@ -58,7 +59,7 @@ impl fmt::Display for EvaluationReport {
 
 /// Evaluates `network` in evaluation mode on `episodes` episodes of `source`.
 pub fn evaluate(
-    network: &PrototypicalNetwork,
+    network: &FewShotNetwork,
     source: &mut dyn EpisodeSource,
     episodes: usize,
     label: &str,
@@ -99,8 +100,9 @@ pub struct OneShotReport {
     pub mean_error: f64,
 }
 
-/// Scores each run: a query is correct when its nearest support embedding is its answer.
-pub fn evaluate_one_shot_runs(network: &PrototypicalNetwork, runs: &[OneShotRunImages]) -> Result<OneShotReport> {
+/// Scores each run: a query is correct when the head scores its answer highest, each support
+/// image being a class of its own.
+pub fn evaluate_one_shot_runs(network: &FewShotNetwork, runs: &[OneShotRunImages]) -> Result<OneShotReport> {
     if runs.is_empty() {
         return Err(Error::InvalidConfig {
             name: "runs",
@@ -143,7 +145,12 @@ pub fn evaluate_one_shot_runs(network: &PrototypicalNetwork, runs: &[OneShotRunI
 
         let support = network.embed(&run.support, false)?;
         let queries = network.embed(&run.queries, false)?;
-        let predictions = predict(&SquaredL2.pairwise(&queries, &support)?, true)?;
+        // Each support image is its own class.
+        let classes: Vec<u32> = (0..support_count as u32).collect();
+        let scores = network
+            .head()
+            .class_scores(&queries, &support, &classes, support_count)?;
+        let predictions = predict(&scores, false)?;
         let wrong = predictions
             .iter()
             .zip(&run.answers)
@@ -180,7 +187,7 @@ pub struct IndexEpisode {
 /// In evaluation mode an embedding depends only on its own image, so evaluation can embed every
 /// image once and then score any number of episodes with [`evaluate_embedded`].
 pub fn embed_all(
-    network: &PrototypicalNetwork,
+    network: &FewShotNetwork,
     count: usize,
     batch_size: usize,
     mut images: impl FnMut(usize, usize) -> Result<Tensor>,
@@ -201,9 +208,10 @@ pub fn embed_all(
     Ok(Tensor::cat(&chunks, 0)?)
 }
 
-/// Scores `episodes` episodes on precomputed `embeddings` (`N x D`): each query takes the class of
-/// its nearest prototype.
+/// Scores `episodes` episodes on precomputed `embeddings` (`N x D`) with `head` (usually
+/// [`FewShotNetwork::head`]): each query takes the class the head scores highest.
 pub fn evaluate_embedded(
+    head: &Head,
     embeddings: &Tensor,
     episodes: usize,
     mut episode: impl FnMut(u64) -> IndexEpisode,
@@ -220,9 +228,13 @@ pub fn evaluate_embedded(
             Ok(embeddings.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?)
         };
 
-        let prototypes = fsl_layers::centroids(&select(&items.support)?, &items.support_labels, items.n_way)?;
-        let distances = SquaredL2.pairwise(&select(&items.query)?, &prototypes)?;
-        accuracies.push(fsl_layers::accuracy(&distances, &items.query_labels, true)?);
+        let scores = head.class_scores(
+            &select(&items.query)?,
+            &select(&items.support)?,
+            &items.support_labels,
+            items.n_way,
+        )?;
+        accuracies.push(fsl_layers::accuracy(&scores, &items.query_labels, false)?);
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -3,7 +3,7 @@
 //! - [`Conv4`]: the four-block convolutional encoder used throughout the few-shot literature.
 //! - [`encoders`]: KochNet, BasicCNN, SingleConv2D, Darknet-7, Darknet-53 and ResNet-12, each
 //!   selected by a variant of [`EncoderConfig`] and built by [`EncoderConfig::build`].
-//! - [`PrototypicalNetwork`]: an encoder plus squared-l2 distances to class prototypes.
+//! - [`FewShotNetwork`]: an encoder plus squared-l2 distances to class prototypes.
 //! - [`train()`]: episodes from any [`EpisodeSource`], with validation and a [`History`] that
 //!   writes CSV and a training-curve PNG.
 //! - [`callbacks`]: early stopping, saving the best model, and a [`callbacks::Callback`]
@@ -12,7 +12,7 @@
 //!   gradient clipping, with PyTorch's update rules and defaults.
 //! - [`evaluate()`]: mean accuracy and 95% confidence interval over many episodes, and
 //!   [`evaluate_one_shot_runs`] for the official Omniglot one-shot benchmark.
-//! - [`PrototypicalNetwork::save`] / [`PrototypicalNetwork::load`]: safetensors weights plus a
+//! - [`FewShotNetwork::save`] / [`FewShotNetwork::load`]: safetensors weights plus a
 //!   JSON configuration.
 //!
 //! # Example
@@ -22,14 +22,15 @@
 //! ```
 //! use candle_core::{Device, Tensor};
 //! use fsl_layers::EpisodeBatch;
-//! use fsl_models::{Conv4Config, EncoderConfig, ModelConfig, PrototypicalNetwork, TrainConfig, train};
+//! use fsl_models::{Conv4Config, EncoderConfig, FewShotNetwork, HeadConfig, ModelConfig, TrainConfig, train};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = ModelConfig {
 //!     encoder: EncoderConfig::Conv4(Conv4Config { in_channels: 1, hidden_channels: 8, image_size: 16, ..Default::default() }),
 //!     seed: 7,
+//!     head: HeadConfig::Prototypical,
 //! };
-//! let network = PrototypicalNetwork::new(config)?;
+//! let network = FewShotNetwork::new(config)?;
 //!
 //! let mut source = |index: u64| -> candle_core::Result<EpisodeBatch> {
 //!     let images = |count: usize, offset: f64| Tensor::rand(0f32, 1f32, (count, 1, 16, 16), &Device::Cpu)?.affine(0.5, offset);
@@ -53,10 +54,11 @@ pub mod encoders;
 mod error;
 pub mod evaluate;
 mod font;
+pub mod head;
 mod history;
+mod network;
 pub mod optim;
 mod progress;
-mod protonet;
 mod source;
 pub mod train;
 
@@ -72,7 +74,8 @@ pub use evaluate::{
     EvaluationReport, IndexEpisode, OneShotReport, OneShotRunImages, embed_all, evaluate, evaluate_embedded,
     evaluate_one_shot_runs,
 };
+pub use head::{Head, HeadConfig, HeadOutput, KernelConfig};
 pub use history::{History, HistoryRecord};
-pub use protonet::{EpisodeOutput, PrototypicalNetwork};
+pub use network::{EpisodeOutput, FewShotNetwork};
 pub use source::EpisodeSource;
 pub use train::{TrainConfig, train, train_with_callbacks};

@@ -6,9 +6,9 @@ use candle_core::DType;
 use crate::callbacks::{Callback, Control};
 use crate::evaluate::EvaluationReport;
 use crate::history::{History, HistoryRecord};
+use crate::network::FewShotNetwork;
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, clip_grad_norm};
 use crate::progress::progress_bar;
-use crate::protonet::PrototypicalNetwork;
 use crate::source::EpisodeSource;
 use crate::{Error, Result};
 
@@ -100,7 +100,7 @@ impl TrainConfig {
 /// The history has one record per validation, or one at the end without validation; each holds
 /// the mean training loss and accuracy since the previous record.
 pub fn train(
-    network: &PrototypicalNetwork,
+    network: &FewShotNetwork,
     config: &TrainConfig,
     train: &mut dyn EpisodeSource,
     validation: Option<&mut dyn EpisodeSource>,
@@ -111,7 +111,7 @@ pub fn train(
 /// Trains like [`train`] and calls every callback after each history record, in order; training
 /// ends early when one returns [`Control::Stop`].
 pub fn train_with_callbacks(
-    network: &PrototypicalNetwork,
+    network: &FewShotNetwork,
     config: &TrainConfig,
     train: &mut dyn EpisodeSource,
     mut validation: Option<&mut dyn EpisodeSource>,
@@ -203,11 +203,7 @@ pub fn train_with_callbacks(
     Ok(history)
 }
 
-fn validate(
-    network: &PrototypicalNetwork,
-    source: &mut dyn EpisodeSource,
-    episodes: usize,
-) -> Result<EvaluationReport> {
+fn validate(network: &FewShotNetwork, source: &mut dyn EpisodeSource, episodes: usize) -> Result<EvaluationReport> {
     let mut accuracies = Vec::with_capacity(episodes);
     for index in 0..episodes {
         let episode = source.episode(index as u64)?;
@@ -216,7 +212,7 @@ fn validate(
     EvaluationReport::from_accuracies(&accuracies)
 }
 
-fn check_finite_parameters(network: &PrototypicalNetwork, episode: usize) -> Result<()> {
+fn check_finite_parameters(network: &FewShotNetwork, episode: usize) -> Result<()> {
     for (name, tensor) in network.params().tensors() {
         // In f64 a sum of f32 values is finite exactly when every value is, so one reduction
         // checks a whole tensor.

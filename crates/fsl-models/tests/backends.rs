@@ -2,7 +2,7 @@
 //! and running statistics, and an old configuration without a backend field still loads.
 
 use candle_core::{Device, Tensor};
-use fsl_models::{Backend, Conv4Config, EncoderConfig, ModelConfig, PrototypicalNetwork};
+use fsl_models::{Backend, Conv4Config, EncoderConfig, FewShotNetwork, HeadConfig, ModelConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -10,8 +10,8 @@ use rand::{RngExt, SeedableRng};
 /// where candle's max pooling is correct too.
 const IMAGE_SIZE: usize = 16;
 
-fn network(backend: Backend) -> PrototypicalNetwork {
-    PrototypicalNetwork::new(ModelConfig {
+fn network(backend: Backend) -> FewShotNetwork {
+    FewShotNetwork::new(ModelConfig {
         encoder: EncoderConfig::Conv4(Conv4Config {
             in_channels: 1,
             hidden_channels: 8,
@@ -19,6 +19,7 @@ fn network(backend: Backend) -> PrototypicalNetwork {
             backend,
         }),
         seed: 5,
+        head: HeadConfig::Prototypical,
     })
     .unwrap()
 }

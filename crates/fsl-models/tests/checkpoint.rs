@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
 use fsl_layers::EpisodeBatch;
-use fsl_models::{Conv4Config, EncoderConfig, Error, ModelConfig, PrototypicalNetwork, TrainConfig, train};
+use fsl_models::{Conv4Config, EncoderConfig, Error, FewShotNetwork, HeadConfig, ModelConfig, TrainConfig, train};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -20,6 +20,7 @@ fn config(hidden_channels: usize) -> ModelConfig {
             ..Default::default()
         }),
         seed: 3,
+        head: HeadConfig::Prototypical,
     }
 }
 
@@ -57,7 +58,7 @@ fn episode(index: u64) -> candle_core::Result<EpisodeBatch> {
 
 /// Copies every parameter and buffer out of the network as bit patterns, so later training or
 /// loading cannot change the snapshot.
-fn snapshot(network: &PrototypicalNetwork) -> BTreeMap<String, Vec<u32>> {
+fn snapshot(network: &FewShotNetwork) -> BTreeMap<String, Vec<u32>> {
     network
         .params()
         .tensors()
@@ -76,7 +77,7 @@ fn snapshot(network: &PrototypicalNetwork) -> BTreeMap<String, Vec<u32>> {
         .collect()
 }
 
-fn embedding_bits(network: &PrototypicalNetwork, images: &Tensor) -> Vec<u32> {
+fn embedding_bits(network: &FewShotNetwork, images: &Tensor) -> Vec<u32> {
     let embeddings = network.embed(images, false).unwrap();
     embeddings
         .flatten_all()
@@ -88,8 +89,8 @@ fn embedding_bits(network: &PrototypicalNetwork, images: &Tensor) -> Vec<u32> {
         .collect()
 }
 
-fn trained_network(hidden_channels: usize) -> PrototypicalNetwork {
-    let network = PrototypicalNetwork::new(config(hidden_channels)).unwrap();
+fn trained_network(hidden_channels: usize) -> FewShotNetwork {
+    let network = FewShotNetwork::new(config(hidden_channels)).unwrap();
     let mut source = episode;
     train(
         &network,
@@ -106,7 +107,7 @@ fn trained_network(hidden_channels: usize) -> PrototypicalNetwork {
 
 #[test]
 fn saved_network_loads_identically() {
-    let fresh = snapshot(&PrototypicalNetwork::new(config(8)).unwrap());
+    let fresh = snapshot(&FewShotNetwork::new(config(8)).unwrap());
     let network = trained_network(8);
     let trained = snapshot(&network);
 
@@ -133,7 +134,7 @@ fn saved_network_loads_identically() {
     assert!(checkpoint.join("model.safetensors").is_file());
     assert!(checkpoint.join("config.json").is_file());
 
-    let loaded = PrototypicalNetwork::load(&checkpoint).unwrap();
+    let loaded = FewShotNetwork::load(&checkpoint).unwrap();
     assert_eq!(loaded.config(), network.config());
     assert_eq!(snapshot(&loaded), trained);
 
@@ -150,13 +151,13 @@ fn load_rejects_other_architecture() {
     let dir = tempfile::tempdir().unwrap();
     let wide = dir.path().join("wide");
     let narrow = dir.path().join("narrow");
-    PrototypicalNetwork::new(config(16)).unwrap().save(&wide).unwrap();
-    PrototypicalNetwork::new(config(8)).unwrap().save(&narrow).unwrap();
+    FewShotNetwork::new(config(16)).unwrap().save(&wide).unwrap();
+    FewShotNetwork::new(config(8)).unwrap().save(&narrow).unwrap();
 
     // Weights of a 16-filter network behind the configuration of an 8-filter one.
     std::fs::copy(narrow.join("config.json"), wide.join("config.json")).unwrap();
 
-    let error = PrototypicalNetwork::load(&wide)
+    let error = FewShotNetwork::load(&wide)
         .err()
         .expect("mismatched shapes must be rejected");
     let message = error.to_string();
@@ -175,7 +176,7 @@ fn load_missing_folder_is_io_error() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-checkpoint");
 
-    let error = PrototypicalNetwork::load(&missing)
+    let error = FewShotNetwork::load(&missing)
         .err()
         .expect("a missing folder must be rejected");
     match &error {
@@ -188,10 +189,10 @@ fn load_missing_folder_is_io_error() {
 #[test]
 fn load_corrupt_config_is_config_error() {
     let dir = tempfile::tempdir().unwrap();
-    PrototypicalNetwork::new(config(8)).unwrap().save(dir.path()).unwrap();
+    FewShotNetwork::new(config(8)).unwrap().save(dir.path()).unwrap();
     std::fs::write(dir.path().join("config.json"), "{ \"encoder\": ").unwrap();
 
-    let error = PrototypicalNetwork::load(dir.path())
+    let error = FewShotNetwork::load(dir.path())
         .err()
         .expect("corrupt JSON must be rejected");
     match &error {
@@ -204,10 +205,10 @@ fn load_corrupt_config_is_config_error() {
 #[test]
 fn load_missing_weights_names_file() {
     let dir = tempfile::tempdir().unwrap();
-    PrototypicalNetwork::new(config(8)).unwrap().save(dir.path()).unwrap();
+    FewShotNetwork::new(config(8)).unwrap().save(dir.path()).unwrap();
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
 
-    let error = PrototypicalNetwork::load(dir.path())
+    let error = FewShotNetwork::load(dir.path())
         .err()
         .expect("missing weights must be rejected");
     assert!(

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
 use fsl_layers::EpisodeBatch;
-use fsl_models::{Conv4Config, EncoderConfig, ModelConfig, PrototypicalNetwork, TrainConfig, train};
+use fsl_models::{Conv4Config, EncoderConfig, FewShotNetwork, HeadConfig, ModelConfig, TrainConfig, train};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 const IMAGE_SIZE: usize = 16;
 
-fn network(seed: u64) -> PrototypicalNetwork {
+fn network(seed: u64) -> FewShotNetwork {
     let config = ModelConfig {
         encoder: EncoderConfig::Conv4(Conv4Config {
             in_channels: 1,
@@ -20,12 +20,13 @@ fn network(seed: u64) -> PrototypicalNetwork {
             ..Default::default()
         }),
         seed,
+        head: HeadConfig::Prototypical,
     };
-    PrototypicalNetwork::new(config).unwrap()
+    FewShotNetwork::new(config).unwrap()
 }
 
 /// Copies every parameter and buffer out as bit patterns.
-fn snapshot(network: &PrototypicalNetwork) -> BTreeMap<String, Vec<u32>> {
+fn snapshot(network: &FewShotNetwork) -> BTreeMap<String, Vec<u32>> {
     network
         .params()
         .tensors()

@@ -14,7 +14,7 @@ use fsl_layers::EpisodeBatch;
 use fsl_layers::params::ParamStore;
 use fsl_models::{
     BasicCnn, BasicCnnConfig, Darknet7, Darknet7Config, Darknet53, Darknet53Config, Encoder, EncoderConfig, Error,
-    KochNetConfig, ModelConfig, PrototypicalNetwork, ResNet12, ResNet12Config, SingleConv2dConfig,
+    FewShotNetwork, HeadConfig, KochNetConfig, ModelConfig, ResNet12, ResNet12Config, SingleConv2dConfig,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -575,8 +575,9 @@ fn prototypical_network_uses_resnet12() {
             channels: [2, 3, 3, 4],
         }),
         seed: 4,
+        head: HeadConfig::Prototypical,
     };
-    let network = PrototypicalNetwork::new(config).unwrap();
+    let network = FewShotNetwork::new(config).unwrap();
     let images = random_images(&[4, 1, 16, 16], 9);
 
     let episode = EpisodeBatch {
@@ -593,7 +594,7 @@ fn prototypical_network_uses_resnet12() {
     let before = to_vec(&network.embed(&images, false).unwrap());
     let dir = tempfile::tempdir().unwrap();
     network.save(dir.path()).unwrap();
-    let loaded = PrototypicalNetwork::load(dir.path()).unwrap();
+    let loaded = FewShotNetwork::load(dir.path()).unwrap();
 
     assert_eq!(before.len(), 16, "four 4-dimensional embeddings");
     assert_eq!(to_vec(&loaded.embed(&images, false).unwrap()), before);

@@ -1,10 +1,11 @@
 //! Evaluation: the accuracy summary, scoring on precomputed embeddings and the one-shot runs,
 //! each checked against values worked out by hand.
 
-use candle_core::{Device, IndexOp, Tensor};
+use candle_core::{DType, Device, IndexOp, Tensor};
+use fsl_layers::params::ParamStore;
 use fsl_models::{
-    Conv4Config, EncoderConfig, Error, EvaluationReport, IndexEpisode, ModelConfig, OneShotRunImages,
-    PrototypicalNetwork, embed_all, evaluate_embedded, evaluate_one_shot_runs,
+    Conv4Config, EncoderConfig, Error, EvaluationReport, FewShotNetwork, Head, HeadConfig, IndexEpisode, ModelConfig,
+    OneShotRunImages, embed_all, evaluate_embedded, evaluate_one_shot_runs,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -21,7 +22,7 @@ fn assert_close(actual: f64, expected: f64) {
     );
 }
 
-fn untrained_network() -> PrototypicalNetwork {
+fn untrained_network() -> FewShotNetwork {
     let config = ModelConfig {
         encoder: EncoderConfig::Conv4(Conv4Config {
             in_channels: 1,
@@ -30,12 +31,23 @@ fn untrained_network() -> PrototypicalNetwork {
             ..Default::default()
         }),
         seed: 21,
+        head: HeadConfig::Prototypical,
     };
-    PrototypicalNetwork::new(config).unwrap()
+    FewShotNetwork::new(config).unwrap()
 }
 
 /// Seeded noise images, image `i` with pixels in `[i, i + 1)`, so every image has its own
 /// embedding and the embeddings lie far apart.
+/// A prototypical head: it has no parameters, so any embedding size and store will do.
+fn prototypical_head() -> Head {
+    Head::new(
+        &HeadConfig::Prototypical,
+        2,
+        &ParamStore::new(0, DType::F32, &Device::Cpu).builder(),
+    )
+    .unwrap()
+}
+
 fn distinct_images(count: usize) -> Tensor {
     let mut rng = StdRng::seed_from_u64(5);
     let pixels = IMAGE_SIZE * IMAGE_SIZE;
@@ -136,6 +148,7 @@ fn embedded_accuracy_matches_hand_count() {
     ];
 
     let report = evaluate_embedded(
+        &prototypical_head(),
         &embeddings,
         episodes.len(),
         |index| episodes[index as usize].clone(),
@@ -160,14 +173,14 @@ fn embedded_rejects_row_out_of_range() {
         n_way: 2,
     };
 
-    let result = evaluate_embedded(&embeddings, 1, |_| episode.clone(), "test");
+    let result = evaluate_embedded(&prototypical_head(), &embeddings, 1, |_| episode.clone(), "test");
 
     assert!(result.is_err(), "row 7 of a 2-row matrix was accepted: {result:?}");
 }
 
 fn embedded_error(episode: IndexEpisode) -> String {
     let embeddings = Tensor::new(&[[0f32], [10.0], [1.0]], &Device::Cpu).unwrap();
-    match evaluate_embedded(&embeddings, 1, |_| episode.clone(), "test") {
+    match evaluate_embedded(&prototypical_head(), &embeddings, 1, |_| episode.clone(), "test") {
         Err(error @ Error::InvalidConfig { name: "episode", .. }) => error.to_string(),
         other => panic!("expected an invalid episode error for {episode:?}, got {other:?}"),
     }

@@ -6,15 +6,15 @@ use fsl_layers::EpisodeBatch;
 use fsl_models::callbacks::{BestCheckpoint, Callback, Control, EarlyStopping};
 use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{
-    Conv4Config, EncoderConfig, Error, EvaluationReport, History, HistoryRecord, ModelConfig, PrototypicalNetwork,
-    TrainConfig, train, train_with_callbacks,
+    Conv4Config, EncoderConfig, Error, EvaluationReport, FewShotNetwork, HeadConfig, History, HistoryRecord,
+    ModelConfig, TrainConfig, train, train_with_callbacks,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 const IMAGE_SIZE: usize = 16;
 
-fn network(hidden_channels: usize) -> PrototypicalNetwork {
+fn network(hidden_channels: usize) -> FewShotNetwork {
     let config = ModelConfig {
         encoder: EncoderConfig::Conv4(Conv4Config {
             in_channels: 1,
@@ -23,8 +23,9 @@ fn network(hidden_channels: usize) -> PrototypicalNetwork {
             ..Default::default()
         }),
         seed: 17,
+        head: HeadConfig::Prototypical,
     };
-    PrototypicalNetwork::new(config).unwrap()
+    FewShotNetwork::new(config).unwrap()
 }
 
 /// Builds a 2-way 2-shot 3-query episode. Class 0 images have mean brightness 0.3 and class 1
@@ -345,7 +346,7 @@ struct StopAtFirst {
 }
 
 impl Callback for StopAtFirst {
-    fn on_record(&mut self, _record: &HistoryRecord, _network: &PrototypicalNetwork) -> fsl_models::Result<Control> {
+    fn on_record(&mut self, _record: &HistoryRecord, _network: &FewShotNetwork) -> fsl_models::Result<Control> {
         self.calls += 1;
         Ok(Control::Stop)
     }
@@ -403,7 +404,7 @@ fn best_checkpoint_keeps_best_validation_model() {
         .map(|record| record.validation.unwrap().mean_accuracy)
         .fold(f64::MIN, f64::max);
     assert_eq!(checkpoint.best_accuracy(), Some(best));
-    let loaded = PrototypicalNetwork::load(&dir).unwrap();
+    let loaded = FewShotNetwork::load(&dir).unwrap();
     assert_eq!(loaded.config(), network.config());
     let names: Vec<String> = std::fs::read_dir(folder.path())
         .unwrap()

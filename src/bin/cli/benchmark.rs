@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Args;
 use fsl::omniglot::{CharacterSet, Protocol, RunConfig, TrainingData, evaluate_protocols};
-use fsl_models::{EvaluationReport, PrototypicalNetwork};
+use fsl_models::{EvaluationReport, FewShotNetwork};
 
 use super::{create_folder, write_text};
 
@@ -111,7 +111,7 @@ pub fn run(arguments: BenchmarkArgs) -> fsl::Result<()> {
     let mut rows = Vec::with_capacity(candidates.len());
     for (candidate, training) in candidates.iter().zip(&prepared) {
         tracing::info!(model = candidate.name, "training");
-        let network = PrototypicalNetwork::new(candidate.config.model.clone())?;
+        let network = FewShotNetwork::new(candidate.config.model.clone())?;
         let started = Instant::now();
         let history = training.train(&network)?;
         let train_seconds = started.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingData, TrainingSection};
-use fsl_models::PrototypicalNetwork;
+use fsl_models::FewShotNetwork;
 use fsl_models::callbacks::{BestCheckpoint, Callback, EarlyStopping};
 
 use super::omniglot::TrainOptions;
@@ -105,7 +105,7 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     if config.augmentation.is_none() {
         config.augmentation = augmenter.as_ref().and_then(|augmenter| augmenter.config());
     }
-    let network = PrototypicalNetwork::new(config.model.clone())?;
+    let network = FewShotNetwork::new(config.model.clone())?;
     let set = CharacterSet::open(&config.data.path, config.data.split.as_deref())?;
     let training = TrainingData::prepare(&set, &settings, config.model.seed, image_size, augmenter)?;
 

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 ///
 /// The defaults take 28x28 grey images and have 3,221,344 trainable parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct BasicCnnConfig {
     /// Channels of the input images (1 for Omniglot).
     pub in_channels: usize,

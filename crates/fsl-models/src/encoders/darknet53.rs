@@ -18,7 +18,7 @@ const STAGES: usize = 5;
 /// (40,549,216 convolution weights, 35,712 batch-norm scales and shifts) and 35,712 running
 /// statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Darknet53Config {
     /// Channels of the input images.
     pub in_channels: usize,

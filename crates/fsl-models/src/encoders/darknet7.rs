@@ -17,7 +17,7 @@ const BLOCKS: usize = 7;
 /// (6,290,352 convolution weights, 4,064 batch-norm scales and shifts) and 4,064 running
 /// statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Darknet7Config {
     /// Channels of the input images.
     pub in_channels: usize,

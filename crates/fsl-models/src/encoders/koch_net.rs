@@ -18,7 +18,7 @@ const KERNELS: [usize; 4] = [10, 7, 4, 4];
 /// The defaults are the published network on 105x105 grey images: 38,947,648 trainable
 /// parameters, of which 37,752,832 are in the dense layer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct KochNetConfig {
     /// Channels of the input images (1 for Omniglot).
     pub in_channels: usize,

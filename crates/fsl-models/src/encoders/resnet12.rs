@@ -23,7 +23,7 @@ const MIN_IMAGE_SIDE: usize = 1 << BLOCKS;
 /// (12,414,848 convolution weights, 9,472 batch-norm scales and shifts) and 9,472 running
 /// statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResNet12Config {
     /// Channels of the input images.
     pub in_channels: usize,

@@ -17,7 +17,7 @@ const KERNEL: usize = 3;
 ///
 /// The defaults take grey images and have 100 trainable parameters (90 weights, 10 biases).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SingleConv2dConfig {
     /// Channels of the input images.
     pub in_channels: usize,

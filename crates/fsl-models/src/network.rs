@@ -1,44 +1,52 @@
-//! Prototypical networks (Snell et al., 2017): queries are classified by the squared Euclidean
-//! distance of their embedding to the mean embedding of each class of the support set.
+//! Few-shot networks: an encoder shared by support and query images, and a head that scores each
+//! query against the support set (see [`crate::head`] for the families).
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use fsl_layers::params::ParamStore;
-use fsl_layers::{EpisodeBatch, Kernel, SquaredL2, centroids, metrics, prototypical_loss};
+use fsl_layers::{EpisodeBatch, metrics};
 
 use crate::config::ModelConfig;
 use crate::encoder::Encoder;
+use crate::head::Head;
 use crate::{Error, Result};
 
 const WEIGHTS_FILE: &str = "model.safetensors";
 const CONFIG_FILE: &str = "config.json";
 
-/// An encoder followed by the squared-l2 distance to class prototypes.
-pub struct PrototypicalNetwork {
+/// An encoder followed by a head: a prototypical, matching, relation or siamese network,
+/// depending on [`ModelConfig::head`].
+///
+/// Encoder parameters are named `encoder.*` and head parameters `head.*`, in one store that the
+/// optimiser trains and [`save`](Self::save) writes.
+pub struct FewShotNetwork {
     config: ModelConfig,
     params: ParamStore,
     encoder: Box<dyn Encoder>,
+    head: Head,
 }
 
 /// The loss and accuracy of one episode.
 #[derive(Debug, Clone)]
 pub struct EpisodeOutput {
-    /// Mean cross-entropy of the queries, a scalar tensor that can be back-propagated.
+    /// The head's training loss, a scalar tensor that can be back-propagated.
     pub loss: Tensor,
-    /// Fraction of queries whose nearest prototype is their class.
+    /// Fraction of queries whose best-scoring class is their class.
     pub accuracy: f64,
 }
 
-impl PrototypicalNetwork {
+impl FewShotNetwork {
     /// Builds a freshly initialised network on the CPU.
     pub fn new(config: ModelConfig) -> Result<Self> {
         let params = ParamStore::new(config.seed, DType::F32, &Device::Cpu);
         let encoder: Box<dyn Encoder> = config.encoder.build(&params.builder().push("encoder"))?;
+        let head = Head::new(&config.head, encoder.embedding_size(), &params.builder().push("head"))?;
         Ok(Self {
             config,
             params,
             encoder,
+            head,
         })
     }
 
@@ -57,16 +65,46 @@ impl PrototypicalNetwork {
         self.encoder.as_ref()
     }
 
+    /// Returns the head.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
     /// Embeds a batch of images.
     pub fn embed(&self, images: &Tensor, train: bool) -> Result<Tensor> {
         self.encoder.embed(images, train)
     }
 
-    /// Computes the `Q x n_way` squared distances from each query to each class prototype.
+    /// Computes the `Q x n_way` class scores of the queries of an episode (the largest score is
+    /// the prediction).
     ///
     /// Support and query images go through the encoder as one batch, so that in training mode
     /// batch normalisation sees the statistics of the whole episode.
-    pub fn distances(&self, episode: &EpisodeBatch, train: bool) -> Result<Tensor> {
+    pub fn class_scores(&self, episode: &EpisodeBatch, train: bool) -> Result<Tensor> {
+        let (query, support) = self.embed_episode(episode, train)?;
+        self.head
+            .class_scores(&query, &support, &episode.support_labels, episode.n_way)
+    }
+
+    /// Computes the loss and accuracy of an episode.
+    pub fn episode(&self, episode: &EpisodeBatch, train: bool) -> Result<EpisodeOutput> {
+        let (query, support) = self.embed_episode(episode, train)?;
+        let output = self.head.output(
+            &query,
+            &support,
+            &episode.support_labels,
+            &episode.query_labels,
+            episode.n_way,
+        )?;
+        let accuracy = metrics::accuracy(&output.scores, &episode.query_labels, false)?;
+        Ok(EpisodeOutput {
+            loss: output.loss,
+            accuracy,
+        })
+    }
+
+    /// Returns the query and support embeddings of an episode.
+    fn embed_episode(&self, episode: &EpisodeBatch, train: bool) -> Result<(Tensor, Tensor)> {
         episode.validate()?;
 
         let support_count = episode.support_labels.len();
@@ -74,17 +112,7 @@ impl PrototypicalNetwork {
         let embeddings = self.encoder.embed(&images, train)?;
         let support = embeddings.narrow(0, 0, support_count)?;
         let query = embeddings.narrow(0, support_count, episode.query_labels.len())?;
-
-        let prototypes = centroids(&support, &episode.support_labels, episode.n_way)?;
-        Ok(SquaredL2.pairwise(&query, &prototypes)?)
-    }
-
-    /// Computes the loss and accuracy of an episode.
-    pub fn episode(&self, episode: &EpisodeBatch, train: bool) -> Result<EpisodeOutput> {
-        let distances = self.distances(episode, train)?;
-        let loss = prototypical_loss(&distances, &episode.query_labels)?;
-        let accuracy = metrics::accuracy(&distances, &episode.query_labels, true)?;
-        Ok(EpisodeOutput { loss, accuracy })
+        Ok((query, support))
     }
 
     /// Writes `model.safetensors` and `config.json` into `dir`, creating it if needed.
