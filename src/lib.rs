@@ -71,8 +71,8 @@ pub mod prelude {
     };
     #[cfg(feature = "models")]
     pub use fsl_models::{
-        Conv4, Conv4Config, EncoderConfig, EpisodeSource, EvaluationReport, FewShotNetwork, ModelConfig, TrainConfig,
-        evaluate, train,
+        Conv4, Conv4Config, EncoderConfig, EpisodeSource, EvaluationReport, FewShotNetwork, HeadConfig, KernelConfig,
+        ModelConfig, TrainConfig, evaluate, train,
     };
     #[cfg(feature = "sequences")]
     pub use fsl_sequences::{EpisodeLoader, EpisodeSampler, EpisodeSpec, LoaderConfig, SamplerOptions};

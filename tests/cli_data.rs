@@ -235,6 +235,54 @@ fn whole_loop_on_image_folder() {
         .unwrap();
     assert!((0.0..=100.0).contains(&accuracy), "{evaluated}");
 
+    // The same evaluation with every prediction and the confusion matrix written out: 20
+    // episodes of 3 classes x 2 queries, and the diagonal gives back the printed accuracy.
+    let predictions = dir.path().join("predictions.csv");
+    let confusion = dir.path().join("confusion.csv");
+    let detailed = stdout(&fsl(&[
+        "eval",
+        path_str(&run),
+        "--data",
+        path_str(&split),
+        "--split",
+        "test",
+        "--n-way",
+        "3",
+        "--q-query",
+        "2",
+        "--episodes",
+        "20",
+        "--predictions",
+        path_str(&predictions),
+        "--confusion",
+        path_str(&confusion),
+    ]));
+    assert!(detailed.starts_with(evaluated.trim()), "{detailed}");
+    assert!(detailed.contains("classes with the lowest accuracy:"), "{detailed}");
+    let rows = std::fs::read_to_string(&predictions).unwrap();
+    let mut lines = rows.lines();
+    assert_eq!(lines.next(), Some("episode,row,path,class,predicted,score"));
+    let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
+    assert_eq!(rows.len(), 20 * 3 * 2);
+    let correct = rows.iter().filter(|fields| fields[3] == fields[4]).count();
+    assert!(
+        (100.0 * correct as f64 / rows.len() as f64 - accuracy).abs() < 0.01,
+        "{correct} of {} correct, printed {accuracy}%",
+        rows.len()
+    );
+    let cells = std::fs::read_to_string(&confusion).unwrap();
+    let mut diagonal = 0;
+    let mut total = 0;
+    for line in cells.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let count: usize = fields[2].parse().unwrap();
+        total += count;
+        if fields[0] == fields[1] {
+            diagonal += count;
+        }
+    }
+    assert_eq!((diagonal, total), (correct, rows.len()), "{cells}");
+
     // Every class has 6 images, fewer than 1 + 6: the error names the option that skips them,
     // and with the option every class is left out, which is a different error.
     let too_small = |extra: &[&str]| {

@@ -87,7 +87,7 @@ fn predict_labels_queries_of_an_unseen_alphabet() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines[0],
-        "query\tlabel\tsquared distance to prototype\tscores (label=squared distance)"
+        "query\tlabel\tsquared distance to prototype\tscores (label=squared distance to prototype)"
     );
     assert_eq!(lines.len(), 1 + queries.len(), "{stdout}");
 

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use fsl::Error;
 use fsl::omniglot::RunConfig;
-use fsl_models::EncoderConfig;
+use fsl_layers::OutputActivation;
 use fsl_models::optim::{LrSchedule, OptimizerConfig};
+use fsl_models::{EncoderConfig, HeadConfig, KernelConfig, RelationLoss};
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -302,5 +303,52 @@ fn documented_configurations_parse() {
         }
     }
 
-    assert_eq!(checked, 2, "one full example in each document");
+    assert_eq!(
+        checked, 3,
+        "two examples in configuration.md, one in your-own-dataset.md"
+    );
+}
+
+#[test]
+fn every_head_reads_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let heads = [
+        ("{ kind = \"prototypical\" }", HeadConfig::Prototypical),
+        ("{ kind = \"matching\" }", HeadConfig::Matching { scale: 1.0 }),
+        (
+            "{ kind = \"relation\", hidden = 16, loss = \"mean_squared_error\" }",
+            HeadConfig::Relation {
+                hidden: 16,
+                loss: RelationLoss::MeanSquaredError,
+            },
+        ),
+        (
+            "{ kind = \"siamese\", kernel = { kind = \"learnt_norms\", activation = \"identity\" } }",
+            HeadConfig::Siamese {
+                kernel: KernelConfig::LearntNorms {
+                    activation: OutputActivation::Identity,
+                },
+            },
+        ),
+    ];
+    for (toml, expected) in heads {
+        let path = write(
+            dir.path(),
+            "run.toml",
+            &format!("[data]\npath = \"photos\"\n[model]\nhead = {toml}\n"),
+        );
+        let config = RunConfig::read(&path).unwrap();
+        assert_eq!(config.model.head, expected, "{toml}");
+
+        let copy = write(dir.path(), "copy.toml", &config.to_toml().unwrap());
+        assert_eq!(RunConfig::read(&copy).unwrap(), config, "{toml}");
+    }
+
+    let path = write(
+        dir.path(),
+        "run.toml",
+        "[data]\npath = \"photos\"\n[model]\nhead = { kind = \"siamese\", kernel = { kind = \"gaussian\" } }\n",
+    );
+    let message = config_message(RunConfig::read(&path).unwrap_err());
+    assert!(message.contains("gaussian"), "{message}");
 }

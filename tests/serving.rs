@@ -4,7 +4,7 @@
 use std::io::Cursor;
 
 use fsl::omniglot::{FewShotClassifier, model_config};
-use fsl_models::FewShotNetwork;
+use fsl_models::{FewShotNetwork, HeadConfig, KernelConfig, ModelConfig};
 use image::{GrayImage, ImageFormat, Luma};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -21,6 +21,16 @@ fn png(seed: u64) -> Vec<u8> {
 fn saved_classifier(dir: &std::path::Path) -> FewShotClassifier {
     let network = FewShotNetwork::new(model_config(3, 28)).unwrap();
     network.save(&dir.join("model")).unwrap();
+    FewShotClassifier::load(dir, true).unwrap()
+}
+
+/// Saves an untrained network with `head` and loads it for serving.
+fn classifier_with_head(dir: &std::path::Path, head: HeadConfig) -> FewShotClassifier {
+    let config = ModelConfig {
+        head,
+        ..model_config(3, 28)
+    };
+    FewShotNetwork::new(config).unwrap().save(&dir.join("model")).unwrap();
     FewShotClassifier::load(dir, true).unwrap()
 }
 
@@ -89,4 +99,40 @@ fn mismatched_support_and_corrupt_image_are_errors() {
     let corrupt = vec![("broken.png".to_owned(), b"not a png".to_vec())];
     let error = classifier.set_support_bytes(&corrupt, &["a".to_owned()]).unwrap_err();
     assert!(error.to_string().contains("broken.png"), "{error}");
+}
+
+#[test]
+fn classifier_scores_with_the_head_the_model_was_trained_with() {
+    let labels: Vec<String> = ["cat", "dog", "owl"].map(String::from).to_vec();
+    let cases = [
+        // Cosine attention: a query identical to a support image gives it the largest weight.
+        (HeadConfig::Matching { scale: 10.0 }, "matching probability", false),
+        // The mean L1 distance to a label's images is 0 for the image itself.
+        (
+            HeadConfig::Siamese {
+                kernel: KernelConfig::L1,
+            },
+            "mean kernel distance",
+            true,
+        ),
+    ];
+    for (head, score_name, lower_is_closer) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut classifier = classifier_with_head(dir.path(), head.clone());
+        assert_eq!(classifier.score_name(), score_name);
+        assert_eq!(classifier.lower_is_closer(), lower_is_closer);
+        classifier.set_support_bytes(&named(&[1, 2, 3]), &labels).unwrap();
+
+        let predictions = classifier.predict_bytes(&named(&[2, 3, 1])).unwrap();
+        let predicted: Vec<&str> = predictions.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(predicted, ["dog", "owl", "cat"], "{head:?}");
+        for prediction in &predictions {
+            let best = if lower_is_closer {
+                prediction.scores.iter().copied().fold(f64::INFINITY, f64::min)
+            } else {
+                prediction.scores.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            };
+            assert_eq!(prediction.score, best, "{head:?}: {prediction:?}");
+        }
+    }
 }

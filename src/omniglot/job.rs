@@ -12,7 +12,8 @@ use fsl_datasets::one_shot_runs::read_runs;
 use fsl_models::optim::{LrSchedule, OptimizerConfig};
 use fsl_models::{
     Conv4Config, EncoderConfig, EvaluationReport, FewShotNetwork, HeadConfig, History, IndexEpisode, ModelConfig,
-    OneShotReport, OneShotRunImages, embed_all, evaluate_embedded, evaluate_one_shot_runs,
+    OneShotReport, OneShotRunImages, embed_all, evaluate_embedded, evaluate_embedded_predictions,
+    evaluate_one_shot_runs,
 };
 use fsl_sequences::{EpisodeSpec, LoaderConfig};
 
@@ -81,6 +82,11 @@ impl Protocol {
             });
         }
         Ok(())
+    }
+
+    /// Returns the episode shape of the protocol.
+    fn spec(&self) -> Result<EpisodeSpec> {
+        Ok(EpisodeSpec::new(self.n_way, self.k_shot, self.q_query)?)
     }
 
     /// Returns a name such as `20-way 1-shot (within alphabet)`.
@@ -385,7 +391,82 @@ pub fn evaluate_protocols(
     for protocol in protocols {
         protocol.validate()?;
     }
+    let embeddings = embed_set(network, set, seed, image_size)?;
 
+    let mut results = Vec::with_capacity(protocols.len());
+    for protocol in protocols {
+        let sampler = set.sampler(protocol.spec()?, protocol.within_alphabet)?;
+        let report = evaluate_embedded(
+            network.head(),
+            &embeddings,
+            episodes,
+            |index| index_episode(sampler.episode(seed, index)),
+            &protocol.name(),
+        )?;
+        tracing::info!(protocol = protocol.name(), %report, "protocol evaluated");
+        results.push((protocol.clone(), report));
+    }
+    Ok(results)
+}
+
+/// One query of an evaluation: its row in the set, its class and the predicted class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionRow {
+    /// Index of the episode.
+    pub episode: u64,
+    /// Row of the query image in the evaluated set's table.
+    pub row: usize,
+    /// The query's class.
+    pub class: String,
+    /// The class the network predicted among those of the episode.
+    pub predicted: String,
+    /// The head's score of the predicted class.
+    pub score: f64,
+}
+
+/// Evaluates like [`evaluate_protocols`] for one protocol and also returns every query's
+/// prediction, for a confusion matrix ([`fsl_models::ConfusionMatrix`]) or a table.
+pub fn evaluate_protocol_predictions(
+    network: &FewShotNetwork,
+    set: &CharacterSet,
+    protocol: &Protocol,
+    episodes: usize,
+    seed: u64,
+    image_size: u32,
+) -> Result<(EvaluationReport, Vec<PredictionRow>)> {
+    protocol.validate()?;
+    let embeddings = embed_set(network, set, seed, image_size)?;
+    let sampler = set.sampler(protocol.spec()?, protocol.within_alphabet)?;
+
+    let (report, predictions) = evaluate_embedded_predictions(
+        network.head(),
+        &embeddings,
+        episodes,
+        |index| index_episode(sampler.episode(seed, index)),
+        &protocol.name(),
+    )?;
+
+    // Sampling is a pure function of (seed, index), so drawing an episode again gives the
+    // classes behind its labels.
+    let mut rows = Vec::with_capacity(predictions.len());
+    let mut classes: (u64, Vec<String>) = (u64::MAX, Vec::new());
+    for prediction in predictions {
+        if classes.0 != prediction.episode {
+            classes = (prediction.episode, sampler.episode(seed, prediction.episode).class_ids);
+        }
+        rows.push(PredictionRow {
+            episode: prediction.episode,
+            row: prediction.item,
+            class: classes.1[prediction.label as usize].clone(),
+            predicted: classes.1[prediction.predicted as usize].clone(),
+            score: prediction.score,
+        });
+    }
+    Ok((report, rows))
+}
+
+/// Embeds every image of `set` in evaluation mode, in batches.
+fn embed_set(network: &FewShotNetwork, set: &CharacterSet, seed: u64, image_size: u32) -> Result<candle_core::Tensor> {
     let config = LoaderConfig {
         image_size,
         invert: true,
@@ -395,36 +476,21 @@ pub fn evaluate_protocols(
     };
     let all_items = set.loader(EpisodeSpec::new(1, 1, 0)?, false, seed, config)?;
     let rows: Vec<usize> = (0..set.classes.len()).collect();
-    let embeddings = embed_all(network, rows.len(), 256, |start, len| {
+    Ok(embed_all(network, rows.len(), 256, |start, len| {
         all_items
             .images(&rows[start..start + len])
             .map_err(|e| fsl_models::Error::Source(Box::new(e)))
-    })?;
+    })?)
+}
 
-    let mut results = Vec::with_capacity(protocols.len());
-    for protocol in protocols {
-        let spec = EpisodeSpec::new(protocol.n_way, protocol.k_shot, protocol.q_query)?;
-        let sampler = set.sampler(spec, protocol.within_alphabet)?;
-        let report = evaluate_embedded(
-            network.head(),
-            &embeddings,
-            episodes,
-            |index| {
-                let episode = sampler.episode(seed, index);
-                IndexEpisode {
-                    n_way: episode.class_ids.len(),
-                    support: episode.support,
-                    support_labels: episode.support_labels,
-                    query: episode.query,
-                    query_labels: episode.query_labels,
-                }
-            },
-            &protocol.name(),
-        )?;
-        tracing::info!(protocol = protocol.name(), %report, "protocol evaluated");
-        results.push((protocol.clone(), report));
+fn index_episode(episode: fsl_sequences::Episode<String>) -> IndexEpisode {
+    IndexEpisode {
+        n_way: episode.class_ids.len(),
+        support: episode.support,
+        support_labels: episode.support_labels,
+        query: episode.query,
+        query_labels: episode.query_labels,
     }
-    Ok(results)
 }
 
 /// Scores an official one-shot runs archive (folder or zip).

@@ -9,8 +9,8 @@ mod training;
 
 pub use data::{ArchiveSource, CLASS, CharacterSet};
 pub use job::{
-    OmniglotJob, OmniglotReport, Protocol, TrainSettings, evaluate_protocols, model_config, run, score_one_shot_runs,
-    train_network,
+    OmniglotJob, OmniglotReport, PredictionRow, Protocol, TrainSettings, evaluate_protocol_predictions,
+    evaluate_protocols, model_config, run, score_one_shot_runs, train_network,
 };
 pub use open::{SourceFormat, open_table};
 pub use run_config::{DataSection, EpisodeSection, RunConfig, TrainingSection, encoder_image_size};

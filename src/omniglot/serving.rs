@@ -1,13 +1,13 @@
-//! Serving a trained prototypical network: a support set with label names, swappable without
-//! reloading the encoder, and predictions with label names and scores.
+//! Serving a trained network: a support set with label names, swappable without reloading the
+//! encoder, and predictions with label names and scores from the network's head.
 
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use fsl_datasets::AnnotationTable;
 use fsl_datasets::decode::{decode_luma8_named, gray_to_f32};
-use fsl_layers::{Prediction, SquaredL2, SupportSetClassifier};
-use fsl_models::FewShotNetwork;
+use fsl_layers::Prediction;
+use fsl_models::{FewShotNetwork, HeadConfig};
 
 use super::run_config::{RunConfig, encoder_image_size};
 use crate::{Error, Result};
@@ -15,15 +15,25 @@ use crate::{Error, Result};
 /// Images embedded per encoder call, so that a large support set needs bounded memory.
 const EMBED_BATCH: usize = 256;
 
-/// A saved prototypical network ready to label images against a support set.
+/// A saved network ready to label images against a support set.
 ///
-/// Each label's prototype is the mean embedding of its support images. A query gets the label
-/// of the nearest prototype, and its scores are squared Euclidean distances (lower is closer).
+/// A query gets the label its network's head scores best. For a prototypical network the
+/// scores are squared Euclidean distances to each label's prototype (the mean embedding of its
+/// support images; lower is closer), and for a siamese network with a distance kernel the mean
+/// distance to the label's images; for every other head they are the head's class scores
+/// (higher is closer). [`score_name`](Self::score_name) says which.
 pub struct FewShotClassifier {
     network: FewShotNetwork,
     image_size: u32,
     invert: bool,
-    classifier: SupportSetClassifier<SquaredL2, String>,
+    support: Option<SupportSet>,
+}
+
+/// The embedded support images, the code of each one's label, and the label names by code.
+struct SupportSet {
+    embeddings: Tensor,
+    codes: Vec<u32>,
+    labels: Vec<String>,
 }
 
 impl FewShotClassifier {
@@ -41,7 +51,7 @@ impl FewShotClassifier {
             network,
             image_size,
             invert,
-            classifier: SupportSetClassifier::new(SquaredL2),
+            support: None,
         })
     }
 
@@ -57,7 +67,25 @@ impl FewShotClassifier {
 
     /// Returns the labels of the current support set, in prediction-score order.
     pub fn labels(&self) -> &[String] {
-        self.classifier.classes()
+        self.support.as_ref().map_or(&[], |support| support.labels.as_slice())
+    }
+
+    /// Returns what the scores of a prediction are, for example `squared distance to prototype`.
+    pub fn score_name(&self) -> &'static str {
+        match &self.network.config().head {
+            HeadConfig::Prototypical => "squared distance to prototype",
+            HeadConfig::Matching { .. } => "matching probability",
+            HeadConfig::Relation { .. } => "relation score",
+            _ if self.lower_is_closer() => "mean kernel distance",
+            _ => "mean kernel similarity",
+        }
+    }
+
+    /// Returns whether scores are distances, so that the best label has the lowest score.
+    pub fn lower_is_closer(&self) -> bool {
+        let head = self.network.head();
+        matches!(self.network.config().head, HeadConfig::Prototypical)
+            || head.learnt_kernel().is_none() && head.kernel().is_some_and(|kernel| kernel.is_distance())
     }
 
     /// Replaces the support set with the images of `table` (a `label` column and the images),
@@ -100,18 +128,39 @@ impl FewShotClassifier {
     ///
     /// [`Error::InvalidSetting`] without a support set, and decoding errors naming the image.
     pub fn predict_bytes(&self, images: &[(String, Vec<u8>)]) -> Result<Vec<Prediction<String>>> {
-        if self.classifier.classes().is_empty() {
+        let Some(support) = &self.support else {
             return Err(Error::InvalidSetting {
                 name: "support",
                 value: "empty".to_owned(),
                 reason: "set a support set before predicting".to_owned(),
             });
-        }
+        };
         let pixels = images
             .iter()
             .map(|(name, bytes)| self.pixels(bytes, name))
             .collect::<Result<Vec<_>>>()?;
-        Ok(self.classifier.predict(&self.embed(&pixels)?)?)
+        let queries = self.embed(&pixels)?;
+
+        // The head's scores are higher for closer labels; distances are reported as such.
+        let scores =
+            self.network
+                .head()
+                .class_scores(&queries, &support.embeddings, &support.codes, support.labels.len())?;
+        let sign = if self.lower_is_closer() { -1.0 } else { 1.0 };
+        let predictions = scores
+            .to_dtype(candle_core::DType::F64)?
+            .to_vec2::<f64>()?
+            .into_iter()
+            .map(|row| {
+                let best = (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best });
+                Prediction {
+                    label: support.labels[best].clone(),
+                    score: sign * row[best],
+                    scores: row.iter().map(|score| sign * score).collect(),
+                }
+            })
+            .collect();
+        Ok(predictions)
     }
 
     fn set_support(&mut self, images: &[Vec<f32>], labels: &[String]) -> Result<()> {
@@ -122,18 +171,13 @@ impl FewShotClassifier {
                 reason: "give one label per image and at least one image".to_owned(),
             });
         }
-        let support = self.embed(images)?;
-
-        // A prototypical network compares a query with each label's prototype, the mean of its
-        // support embeddings, so the classifier stores one prototype per label.
-        let (codes, names) = fsl_layers::encode_labels(labels);
-        let prototypes = fsl_layers::prototypes(&support, &codes)?;
-        let prototype_labels: Vec<String> = prototypes
-            .classes
-            .iter()
-            .map(|&code| names[code as usize].clone())
-            .collect();
-        self.classifier.set_support(&prototypes.embeddings, &prototype_labels)?;
+        let embeddings = self.embed(images)?;
+        let (codes, labels) = fsl_layers::encode_labels(labels);
+        self.support = Some(SupportSet {
+            embeddings,
+            codes,
+            labels,
+        });
         Ok(())
     }
 

@@ -16,9 +16,11 @@ pub enum Backend {
     /// The CPU operations of `fsl_layers::ops`, with gradients of their own.
     #[default]
     Fsl,
-    /// candle's stock operations and autograd, kept to compare speed and gradients. Its
-    /// max-pool gradient is wrong for tied maxima and for sizes that are not a multiple of the
-    /// stride, so train with [`Backend::Fsl`].
+    /// candle's stock operations and autograd, kept to compare speed and gradients. Its forward
+    /// pass is right, but candle 0.11.1's max-pool gradient multiplies every window's gradient
+    /// by the fraction of the window at its maximum (a unique maximum of a 2x2 window receives
+    /// a quarter), and misplaces windows for sizes that are not a multiple of the stride, so
+    /// train with [`Backend::Fsl`].
     Candle,
 }
 

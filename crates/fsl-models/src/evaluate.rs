@@ -214,15 +214,43 @@ pub fn evaluate_embedded(
     head: &Head,
     embeddings: &Tensor,
     episodes: usize,
-    mut episode: impl FnMut(u64) -> IndexEpisode,
+    episode: impl FnMut(u64) -> IndexEpisode,
     label: &str,
 ) -> Result<EvaluationReport> {
+    Ok(evaluate_embedded_predictions(head, embeddings, episodes, episode, label)?.0)
+}
+
+/// The prediction for one query of an episode, from [`evaluate_embedded_predictions`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPrediction {
+    /// Index of the episode.
+    pub episode: u64,
+    /// Row of the query in the embedding matrix.
+    pub item: usize,
+    /// The query's episode label.
+    pub label: u32,
+    /// The episode label the head scored highest.
+    pub predicted: u32,
+    /// The head's score of the predicted label.
+    pub score: f64,
+}
+
+/// Scores like [`evaluate_embedded`] and also returns every query's prediction, in episode
+/// order, for a confusion matrix or a table of predictions.
+pub fn evaluate_embedded_predictions(
+    head: &Head,
+    embeddings: &Tensor,
+    episodes: usize,
+    mut episode: impl FnMut(u64) -> IndexEpisode,
+    label: &str,
+) -> Result<(EvaluationReport, Vec<QueryPrediction>)> {
     let bar = progress_bar(episodes as u64, label);
     let mut accuracies = Vec::with_capacity(episodes);
+    let mut predictions = Vec::new();
     let device = embeddings.device();
-    for index in 0..episodes {
-        let items = episode(index as u64);
-        check_index_episode(index, &items)?;
+    for index in 0..episodes as u64 {
+        let items = episode(index);
+        check_index_episode(index as usize, &items)?;
         let select = |rows: &[usize]| -> Result<Tensor> {
             let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
             Ok(embeddings.index_select(&Tensor::new(rows.as_slice(), device)?, 0)?)
@@ -234,14 +262,29 @@ pub fn evaluate_embedded(
             &items.support_labels,
             items.n_way,
         )?;
-        accuracies.push(fsl_layers::accuracy(&scores, &items.query_labels, false)?);
+        let predicted = predict(&scores, false)?;
+        let scores = scores.to_dtype(candle_core::DType::F64)?.to_vec2::<f64>()?;
+
+        let mut correct = 0usize;
+        for (position, (&item, &label)) in items.query.iter().zip(&items.query_labels).enumerate() {
+            let predicted = predicted[position];
+            correct += usize::from(predicted == label);
+            predictions.push(QueryPrediction {
+                episode: index,
+                item,
+                label,
+                predicted,
+                score: scores[position][predicted as usize],
+            });
+        }
+        accuracies.push(correct as f64 / items.query.len() as f64);
         bar.inc(1);
     }
     bar.finish_and_clear();
 
     let report = EvaluationReport::from_accuracies(&accuracies)?;
     tracing::info!(%report, label, "evaluation finished");
-    Ok(report)
+    Ok((report, predictions))
 }
 
 /// Checks that an episode of item indices can be scored.

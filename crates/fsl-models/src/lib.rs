@@ -10,6 +10,8 @@
 //!   trait for custom ones, run by [`train_with_callbacks`].
 //! - [`optim`]: SGD with momentum, Adam and AdamW, step and cosine learning-rate schedules and
 //!   gradient clipping, with PyTorch's update rules and defaults.
+//! - [`ConfusionMatrix`]: per-class accuracy and confusions from
+//!   [`evaluate_embedded_predictions`], which also returns every query's prediction.
 //! - [`evaluate()`]: mean accuracy and 95% confidence interval over many episodes, and
 //!   [`evaluate_one_shot_runs`] for the official Omniglot one-shot benchmark.
 //! - [`FewShotNetwork::save`] / [`FewShotNetwork::load`]: safetensors weights plus a
@@ -48,6 +50,7 @@
 
 pub mod callbacks;
 mod config;
+mod confusion;
 mod conv4;
 mod encoder;
 pub mod encoders;
@@ -63,6 +66,7 @@ mod source;
 pub mod train;
 
 pub use config::{EncoderConfig, ModelConfig};
+pub use confusion::{ClassAccuracy, ConfusionMatrix};
 pub use conv4::{Backend, Conv4, Conv4Config};
 pub use encoder::Encoder;
 pub use encoders::{
@@ -71,10 +75,10 @@ pub use encoders::{
 };
 pub use error::{Error, Result};
 pub use evaluate::{
-    EvaluationReport, IndexEpisode, OneShotReport, OneShotRunImages, embed_all, evaluate, evaluate_embedded,
-    evaluate_one_shot_runs,
+    EvaluationReport, IndexEpisode, OneShotReport, OneShotRunImages, QueryPrediction, embed_all, evaluate,
+    evaluate_embedded, evaluate_embedded_predictions, evaluate_one_shot_runs,
 };
-pub use head::{Head, HeadConfig, HeadOutput, KernelConfig};
+pub use head::{Head, HeadConfig, HeadOutput, KernelConfig, RelationLoss};
 pub use history::{History, HistoryRecord};
 pub use network::{EpisodeOutput, FewShotNetwork};
 pub use source::EpisodeSource;

@@ -88,6 +88,16 @@ impl FewShotNetwork {
 
     /// Computes the loss and accuracy of an episode.
     pub fn episode(&self, episode: &EpisodeBatch, train: bool) -> Result<EpisodeOutput> {
+        // Checked before the encoder runs, because in training mode it updates batch-norm
+        // statistics that a rejected episode must leave alone.
+        if episode.query_labels.is_empty() {
+            return Err(Error::InvalidConfig {
+                name: "query",
+                value: "0 images".into(),
+                reason: "an episode needs at least one query image to compute a loss and an accuracy".into(),
+            });
+        }
+
         let (query, support) = self.embed_episode(episode, train)?;
         let output = self.head.output(
             &query,

@@ -7,7 +7,8 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 /// Conv-4 on 16x16 images pools 16 to 8, 4, 2 and 1: every size is a multiple of the stride,
-/// where candle's max pooling is correct too.
+/// where candle's max pooling computes the right forward values (its gradient is wrong in
+/// every window, so only forward passes are compared).
 const IMAGE_SIZE: usize = 16;
 
 fn network(backend: Backend) -> FewShotNetwork {

@@ -4,8 +4,9 @@
 use candle_core::{DType, Device, IndexOp, Tensor};
 use fsl_layers::params::ParamStore;
 use fsl_models::{
-    Conv4Config, EncoderConfig, Error, EvaluationReport, FewShotNetwork, Head, HeadConfig, IndexEpisode, ModelConfig,
-    OneShotRunImages, embed_all, evaluate_embedded, evaluate_one_shot_runs,
+    ConfusionMatrix, Conv4Config, EncoderConfig, Error, EvaluationReport, FewShotNetwork, Head, HeadConfig,
+    IndexEpisode, ModelConfig, OneShotRunImages, embed_all, evaluate_embedded, evaluate_embedded_predictions,
+    evaluate_one_shot_runs,
 };
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -160,6 +161,46 @@ fn embedded_accuracy_matches_hand_count() {
     assert_close(report.mean_accuracy, 0.625);
     // Population std of [1, 0.5, 0, 1] is sqrt(0.171875) = 0.4145781.
     assert_close(report.confidence_95, 0.406_286_536_818_536_5);
+
+    // Every query's prediction, in episode order, with the negative squared distance to the
+    // predicted prototype as its score.
+    let (same_report, predictions) = evaluate_embedded_predictions(
+        &prototypical_head(),
+        &embeddings,
+        episodes.len(),
+        |index| episodes[index as usize].clone(),
+        "test",
+    )
+    .unwrap();
+    assert_eq!(same_report, report);
+    let summary: Vec<(u64, usize, u32, u32, f64)> = predictions
+        .iter()
+        .map(|p| (p.episode, p.item, p.label, p.predicted, p.score))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (0, 2, 0, 0, -1.0),
+            (0, 3, 1, 1, -1.0),
+            (1, 2, 0, 0, -1.0),
+            (1, 4, 0, 1, -16.0),
+            (2, 4, 0, 1, -16.0),
+            (3, 4, 1, 1, -12.25),
+        ]
+    );
+
+    let mut matrix = ConfusionMatrix::default();
+    for prediction in &predictions {
+        matrix.add(prediction.label, prediction.predicted);
+    }
+    assert_eq!(matrix.total(), 6);
+    assert_eq!(matrix.count(&0, &1), 2);
+    let per_class: Vec<(u32, u64, u64)> = matrix
+        .per_class()
+        .iter()
+        .map(|c| (c.class, c.queries, c.correct))
+        .collect();
+    assert_eq!(per_class, [(0, 4, 2), (1, 2, 2)]);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use clap::Args;
 use fsl::omniglot::{CharacterSet, Protocol, RunConfig, TrainingData, evaluate_protocols};
 use fsl_models::{EvaluationReport, FewShotNetwork};
 
-use super::{create_folder, write_text};
+use super::{create_folder, csv_field, write_text};
 
 #[derive(Debug, Args)]
 pub struct BenchmarkArgs {
@@ -223,13 +223,4 @@ fn csv(rows: &[Row]) -> String {
         );
     }
     csv
-}
-
-/// Quotes a field that contains a comma, quote or line break, doubling its quotes (RFC 4180).
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
 }

@@ -3,7 +3,15 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use fsl::omniglot::{CharacterSet, Protocol, evaluate_protocols, score_one_shot_runs};
+use fsl::models::ConfusionMatrix;
+use fsl::omniglot::{
+    CharacterSet, PredictionRow, Protocol, evaluate_protocol_predictions, evaluate_protocols, score_one_shot_runs,
+};
+
+use super::{csv_field, write_text};
+
+/// Classes listed by `--confusion`, lowest accuracy first.
+const HARDEST_CLASSES: usize = 5;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -61,6 +69,16 @@ pub struct EvalArgs {
     /// Official one-shot runs archive (folder or zip of run01..run20) to score.
     #[arg(long)]
     one_shot_runs: Option<PathBuf>,
+
+    /// Write every query's prediction to this CSV file: episode, row and path of the query,
+    /// its class, the predicted class and the head's score.
+    #[arg(long, value_name = "FILE", requires = "data")]
+    predictions: Option<PathBuf>,
+
+    /// Write the confusion matrix to this CSV file as `class,predicted,count` rows, and print
+    /// the classes with the lowest accuracy.
+    #[arg(long, value_name = "FILE", requires = "data")]
+    confusion: Option<PathBuf>,
 }
 
 pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
@@ -106,15 +124,40 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
             }
             set = set.filter_alphabets(|alphabet| arguments.alphabets.iter().any(|a| a == alphabet))?;
         }
-        for (protocol, report) in evaluate_protocols(
-            &network,
-            &set,
-            &[protocol],
-            arguments.episodes,
-            arguments.seed,
-            image_size,
-        )? {
+        if arguments.predictions.is_none() && arguments.confusion.is_none() {
+            for (protocol, report) in evaluate_protocols(
+                &network,
+                &set,
+                &[protocol],
+                arguments.episodes,
+                arguments.seed,
+                image_size,
+            )? {
+                println!("{}: {report}", protocol.name());
+            }
+        } else {
+            let (report, predictions) = evaluate_protocol_predictions(
+                &network,
+                &set,
+                &protocol,
+                arguments.episodes,
+                arguments.seed,
+                image_size,
+            )?;
             println!("{}: {report}", protocol.name());
+            if let Some(path) = &arguments.predictions {
+                write_text(path, &predictions_csv(&set, &predictions)?)?;
+                tracing::info!(path = %path.display(), rows = predictions.len(), "predictions written");
+            }
+            if let Some(path) = &arguments.confusion {
+                let mut matrix = ConfusionMatrix::default();
+                for prediction in &predictions {
+                    matrix.add(prediction.class.clone(), prediction.predicted.clone());
+                }
+                write_text(path, &matrix.to_csv())?;
+                tracing::info!(path = %path.display(), "confusion matrix written");
+                print_hardest_classes(&matrix);
+            }
         }
     }
     if let Some(runs) = &arguments.one_shot_runs {
@@ -129,4 +172,41 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Formats predictions as CSV, with the path of each query when the table has one.
+fn predictions_csv(set: &CharacterSet, predictions: &[PredictionRow]) -> fsl::Result<String> {
+    let paths = set.table.strings(fsl::datasets::table::PATH).ok();
+    let mut csv = String::from("episode,row,path,class,predicted,score\n");
+    for prediction in predictions {
+        let path = paths.as_ref().map_or("", |paths| paths[prediction.row].as_str());
+        csv.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            prediction.episode,
+            prediction.row,
+            csv_field(path),
+            csv_field(&prediction.class),
+            csv_field(&prediction.predicted),
+            prediction.score
+        ));
+    }
+    Ok(csv)
+}
+
+fn print_hardest_classes(matrix: &ConfusionMatrix<String>) {
+    let mut classes = matrix.per_class();
+    classes.sort_by(|a, b| {
+        a.accuracy()
+            .total_cmp(&b.accuracy())
+            .then_with(|| a.class.cmp(&b.class))
+    });
+    println!("classes with the lowest accuracy:");
+    for class in classes.iter().take(HARDEST_CLASSES) {
+        println!(
+            "  {}: {:.1}% of {} queries",
+            class.class,
+            100.0 * class.accuracy(),
+            class.queries
+        );
+    }
 }

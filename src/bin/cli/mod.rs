@@ -93,6 +93,16 @@ pub fn create_folder(path: &Path) -> fsl::Result<()> {
     })
 }
 
+/// Quotes a CSV field that contains a comma, quote or line break, doubling its quotes
+/// (RFC 4180).
+pub fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Writes `text` to `path`, naming it in the error.
 pub fn write_text(path: &Path, text: &str) -> fsl::Result<()> {
     std::fs::write(path, text).map_err(|source| fsl::Error::Io {

@@ -58,10 +58,12 @@ pub fn run(arguments: PredictArgs) -> fsl::Result<()> {
     }
     let predictions = classifier.predict_bytes(&queries)?;
 
-    // Scores are squared distances to each label's prototype: lower is closer.
-    let mut header = String::from("query\tlabel\tsquared distance to prototype");
+    // The score's name says what it is, for example a squared distance to each label's
+    // prototype, where lower is closer.
+    let score_name = classifier.score_name();
+    let mut header = format!("query\tlabel\t{score_name}");
     if arguments.all_scores {
-        header.push_str("\tscores (label=squared distance)");
+        header.push_str(&format!("\tscores (label={score_name})"));
     }
     println!("{header}");
     for (path, prediction) in arguments.query.iter().zip(&predictions) {
