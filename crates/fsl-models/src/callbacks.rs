@@ -1,10 +1,11 @@
 //! Callbacks that [`train_with_callbacks`](crate::train::train_with_callbacks) calls after every
-//! history record: early stopping, saving the best model, and any user type implementing
-//! [`Callback`].
+//! history record: early stopping, saving the best model, writing the history as CSV, and any
+//! user type implementing [`Callback`].
 
 use std::path::{Path, PathBuf};
 
-use crate::history::HistoryRecord;
+use crate::atomic::{replace_dir, replace_file};
+use crate::history::{History, HistoryRecord};
 use crate::network::FewShotNetwork;
 use crate::{Error, Result};
 
@@ -25,10 +26,28 @@ pub trait Callback {
     ///
     /// Any error ends training and is returned by the training function.
     fn on_record(&mut self, record: &HistoryRecord, network: &FewShotNetwork) -> Result<Control>;
+
+    /// Prepares the callback before the first episode with the records of the run so far:
+    /// none for a new run, the checkpoint's for a run resumed by
+    /// [`resume_training`](crate::resume::resume_training).
+    ///
+    /// A callback whose decisions depend on earlier records rebuilds its state from them here,
+    /// so that a resumed run decides as an uninterrupted one. The default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Any error ends training before it starts.
+    fn on_train_begin(&mut self, history: &History) -> Result<()> {
+        let _ = history;
+        Ok(())
+    }
 }
 
 /// Stops training when the validation accuracy has not improved by more than `min_delta` for
 /// `patience` validations in a row. Records without validation are ignored.
+///
+/// At the start of each run the state is rebuilt from the run's earlier records, so a resumed
+/// run stops where an uninterrupted one would.
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
     patience: usize,
@@ -67,13 +86,9 @@ impl EarlyStopping {
     }
 }
 
-impl Callback for EarlyStopping {
-    fn on_record(&mut self, record: &HistoryRecord, _network: &FewShotNetwork) -> Result<Control> {
-        let Some(validation) = &record.validation else {
-            return Ok(Control::Continue);
-        };
-
-        let accuracy = validation.mean_accuracy;
+impl EarlyStopping {
+    /// Counts `accuracy` as a new best or as one more validation without improvement.
+    fn observe(&mut self, accuracy: f64) {
         match self.best {
             Some(best) if accuracy <= best + self.min_delta => self.stale += 1,
             _ => {
@@ -81,7 +96,16 @@ impl Callback for EarlyStopping {
                 self.stale = 0;
             }
         }
+    }
+}
 
+impl Callback for EarlyStopping {
+    fn on_record(&mut self, record: &HistoryRecord, _network: &FewShotNetwork) -> Result<Control> {
+        let Some(validation) = &record.validation else {
+            return Ok(Control::Continue);
+        };
+
+        self.observe(validation.mean_accuracy);
         if self.stale >= self.patience {
             tracing::info!(
                 episode = record.episode,
@@ -92,6 +116,14 @@ impl Callback for EarlyStopping {
         }
         Ok(Control::Continue)
     }
+
+    fn on_train_begin(&mut self, history: &History) -> Result<()> {
+        (self.best, self.stale) = (None, 0);
+        for validation in history.records.iter().filter_map(|record| record.validation) {
+            self.observe(validation.mean_accuracy);
+        }
+        Ok(())
+    }
 }
 
 /// Saves the network to `dir` each time the validation accuracy reaches a new best.
@@ -99,6 +131,9 @@ impl Callback for EarlyStopping {
 /// The model is written to `<dir>.partial` first and swapped in only when complete, so a
 /// process killed while saving leaves the last good checkpoint in `dir`, or in
 /// `<dir>.previous` when it dies between the two renames of the swap.
+///
+/// At the start of each run the best accuracy is taken from the run's earlier records, so a
+/// resumed run saves only models that beat every earlier validation.
 #[derive(Debug, Clone)]
 pub struct BestCheckpoint {
     dir: PathBuf,
@@ -129,7 +164,7 @@ impl Callback for BestCheckpoint {
             return Ok(Control::Continue);
         }
 
-        save_atomically(network, &self.dir)?;
+        replace_dir(&self.dir, |partial| network.save(partial))?;
         self.best = Some(validation.mean_accuracy);
         tracing::info!(
             episode = record.episode,
@@ -139,32 +174,63 @@ impl Callback for BestCheckpoint {
         );
         Ok(Control::Continue)
     }
-}
 
-/// Writes the model into `<dir>.partial`, then swaps it into place: the old checkpoint is
-/// renamed aside, the new one renamed to `dir`, and the old one removed.
-fn save_atomically(network: &FewShotNetwork, dir: &Path) -> Result<()> {
-    let partial = with_suffix(dir, "partial");
-    let previous = with_suffix(dir, "previous");
-    let remove = |path: &Path| -> Result<()> {
-        if path.exists() {
-            std::fs::remove_dir_all(path).map_err(|source| Error::io("remove", path, source))?;
-        }
+    fn on_train_begin(&mut self, history: &History) -> Result<()> {
+        self.best = history
+            .records
+            .iter()
+            .filter_map(|record| record.validation)
+            .map(|validation| validation.mean_accuracy)
+            .reduce(f64::max);
         Ok(())
-    };
-
-    remove(&partial)?;
-    network.save(&partial)?;
-    remove(&previous)?;
-    if dir.exists() {
-        std::fs::rename(dir, &previous).map_err(|source| Error::io("rename", dir, source))?;
     }
-    std::fs::rename(&partial, dir).map_err(|source| Error::io("rename", &partial, source))?;
-    remove(&previous)
 }
 
-fn with_suffix(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir.file_name().map(|name| name.to_os_string()).unwrap_or_default();
-    name.push(format!(".{suffix}"));
-    dir.with_file_name(name)
+/// Rewrites a CSV file of the history (as [`History::to_csv`] formats it) after every record,
+/// so a run that is killed leaves its history on disk.
+///
+/// Each write goes to `<path>.partial` and is renamed over `path`, so the file is never half
+/// written. A resumed run starts the file again from the checkpoint's records, dropping any row
+/// written after the checkpoint.
+#[derive(Debug, Clone)]
+pub struct HistoryCsv {
+    path: PathBuf,
+    history: History,
+}
+
+impl HistoryCsv {
+    /// Creates the callback; the file is written when training starts.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            history: History::default(),
+        }
+    }
+
+    /// Returns the file the history is written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Returns the records written so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    fn write(&self) -> Result<()> {
+        replace_file(&self.path, self.history.to_csv().as_bytes())
+    }
+}
+
+impl Callback for HistoryCsv {
+    fn on_record(&mut self, record: &HistoryRecord, _network: &FewShotNetwork) -> Result<Control> {
+        self.history.records.push(record.clone());
+        self.write()?;
+        Ok(Control::Continue)
+    }
+
+    fn on_train_begin(&mut self, history: &History) -> Result<()> {
+        self.history = history.clone();
+        self.write()
+    }
 }

@@ -11,4 +11,14 @@ pub trait Encoder: Send + Sync {
 
     /// Returns the embedding size `D`.
     fn embedding_size(&self) -> usize;
+
+    /// Reseeds the random state of training mode, such as dropout masks, from the index of the
+    /// training episode about to run.
+    ///
+    /// Training calls this before each episode, so the masks of an episode do not depend on the
+    /// passes made before it, and a run resumed from a checkpoint draws the same masks as an
+    /// uninterrupted one. The default does nothing, for encoders without randomness.
+    fn seed_episode(&self, episode: u64) {
+        let _ = episode;
+    }
 }

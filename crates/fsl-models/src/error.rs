@@ -80,6 +80,42 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+
+    /// An optimiser state does not fit the optimiser it is restored into: another optimiser
+    /// kind, or parameters with other names or shapes.
+    #[error("optimizer state does not fit this optimizer: {reason}")]
+    OptimizerStateMismatch {
+        /// The parameter that differs, when one does.
+        parameter: Option<String>,
+        /// Description of the difference.
+        reason: String,
+    },
+
+    /// A checkpoint folder is missing, incomplete or corrupt.
+    #[error("invalid checkpoint {path}: {reason}")]
+    InvalidCheckpoint {
+        /// The folder or file.
+        path: PathBuf,
+        /// Description of the problem and of the fix.
+        reason: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<Error>>,
+    },
+
+    /// A training run is resumed with fewer episodes than its checkpoint has already trained.
+    #[error(
+        "the checkpoint {path} has already trained {trained} episodes, more than the {episodes} \
+         episodes of the training configuration; set episodes to at least {trained}"
+    )]
+    ResumePastEnd {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// Episodes trained before the checkpoint was written.
+        trained: usize,
+        /// Episodes of the training configuration given to resume.
+        episodes: usize,
+    },
 }
 
 /// Result alias of `fsl-models`.

@@ -8,6 +8,9 @@
 //!   writes CSV and a training-curve PNG.
 //! - [`callbacks`]: early stopping, saving the best model, and a [`callbacks::Callback`]
 //!   trait for custom ones, run by [`train_with_callbacks`].
+//! - [`resume`]: [`train_with_checkpoints`] writes a checkpoint folder at every history record
+//!   and [`resume_training`] continues from it bit-identically to an uninterrupted run;
+//!   [`callbacks::HistoryCsv`] keeps the history on disk as CSV.
 //! - [`optim`]: SGD with momentum, Adam and AdamW, step and cosine learning-rate schedules and
 //!   gradient clipping, with PyTorch's update rules and defaults.
 //! - [`ConfusionMatrix`]: per-class accuracy and confusions from
@@ -48,6 +51,7 @@
 //! # }
 //! ```
 
+mod atomic;
 pub mod callbacks;
 mod config;
 mod confusion;
@@ -62,6 +66,7 @@ mod history;
 mod network;
 pub mod optim;
 mod progress;
+pub mod resume;
 mod source;
 pub mod train;
 
@@ -81,5 +86,6 @@ pub use evaluate::{
 pub use head::{Head, HeadConfig, HeadOutput, KernelConfig, RelationLoss};
 pub use history::{History, HistoryRecord};
 pub use network::{EpisodeOutput, FewShotNetwork};
+pub use resume::{TrainingCheckpoint, resume_training, train_with_checkpoints};
 pub use source::EpisodeSource;
 pub use train::{TrainConfig, train, train_with_callbacks};

@@ -1,11 +1,19 @@
 //! Optimisers (SGD with momentum, Adam, AdamW), learning-rate schedules and gradient clipping,
-//! with PyTorch's update rules so that a recipe gives the same steps in both.
+//! with PyTorch's update rules so that a recipe gives the same steps in both. An
+//! [`OptimizerState`] snapshot of the moment buffers and step count lets training resume exactly.
 //!
 //! candle-nn offers plain SGD and an AdamW whose weight decay defaults to 0.01; here every
 //! setting is explicit and the defaults are PyTorch's.
 
+mod state;
+
+pub use state::{OptimizerState, ParameterState, STATE_BUFFERS_FILE, STATE_DESCRIPTION_FILE};
+
+use std::collections::HashMap;
+
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{Tensor, TensorId, Var};
+use fsl_layers::params::ParamStore;
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -153,9 +161,10 @@ impl OptimizerConfig {
     }
 }
 
-/// The state of an optimiser over a fixed list of parameters.
+/// The state of an optimiser over a fixed list of named parameters.
 pub struct Optimizer {
     config: OptimizerConfig,
+    names: Vec<String>,
     vars: Vec<Var>,
     // Momentum buffer (SGD) or first and second moments (Adam), created at the first step.
     state: Vec<Vec<Tensor>>,
@@ -163,20 +172,84 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    /// Creates the optimiser of `vars`.
+    /// Creates the optimiser of `vars`, naming them by position (`"0"`, `"1"`, ...) in its
+    /// [`state`](Self::state). Use [`for_params`](Self::for_params) to name them as the model
+    /// does.
     ///
     /// # Errors
     ///
     /// The errors of [`OptimizerConfig::validate`].
     pub fn new(config: OptimizerConfig, vars: Vec<Var>) -> Result<Self> {
+        let named = vars
+            .into_iter()
+            .enumerate()
+            .map(|(index, var)| (index.to_string(), var))
+            .collect();
+        Self::with_names(config, named)
+    }
+
+    /// Creates the optimiser of the trainable parameters of `params`, under their names in the
+    /// store, so that its state can only be restored into a model with the same parameters.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`OptimizerConfig::validate`].
+    pub fn for_params(config: OptimizerConfig, params: &ParamStore) -> Result<Self> {
+        // `tensors` shares each tensor with its variable, so the tensor id finds the name of
+        // every trainable variable.
+        let names: HashMap<TensorId, String> = params
+            .tensors()
+            .into_iter()
+            .map(|(name, tensor)| (tensor.id(), name))
+            .collect();
+        let named = params
+            .trainable()
+            .into_iter()
+            .map(|var| {
+                let name = names.get(&var.as_tensor().id()).cloned().unwrap_or_default();
+                (name, var)
+            })
+            .collect();
+        Self::with_names(config, named)
+    }
+
+    /// Creates the optimiser of `named` parameters, in that order.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`OptimizerConfig::validate`], and [`Error::InvalidConfig`] when two
+    /// parameters share a name.
+    pub fn with_names(config: OptimizerConfig, named: Vec<(String, Var)>) -> Result<Self> {
         config.validate()?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some((name, _)) = named.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+            return Err(Error::InvalidConfig {
+                name: "parameter name",
+                value: name.clone(),
+                reason: "two parameters of one optimiser share this name".to_owned(),
+            });
+        }
+
+        let (names, vars): (Vec<String>, Vec<Var>) = named.into_iter().unzip();
         let state = vec![Vec::new(); vars.len()];
         Ok(Self {
             config,
+            names,
             vars,
             state,
             steps: 0,
         })
+    }
+
+    /// Returns the configuration the optimiser was created with.
+    pub fn config(&self) -> &OptimizerConfig {
+        &self.config
+    }
+
+    /// Returns the number of steps taken, counting steps restored from a state.
+    pub fn steps(&self) -> u64 {
+        // The count starts at 0 and only grows, so it is never negative.
+        u64::try_from(self.steps).unwrap_or_default()
     }
 
     /// Updates every parameter that has a gradient in `grads` with `learning_rate`.

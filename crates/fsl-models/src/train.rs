@@ -1,13 +1,15 @@
 //! Episodic training with a chosen optimiser and schedule, periodic validation and a history
 //! of the run.
 
+use std::path::Path;
+
 use candle_core::DType;
 
 use crate::callbacks::{Callback, Control};
 use crate::evaluate::EvaluationReport;
 use crate::history::{History, HistoryRecord};
 use crate::network::FewShotNetwork;
-use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, clip_grad_norm};
+use crate::optim::{LrSchedule, Optimizer, OptimizerConfig, OptimizerState, clip_grad_norm};
 use crate::progress::progress_bar;
 use crate::source::EpisodeSource;
 use crate::{Error, Result};
@@ -53,7 +55,8 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    fn validate(&self) -> Result<()> {
+    /// Checks every setting.
+    pub(crate) fn validate(&self) -> Result<()> {
         let invalid = |name, value: String, reason: &str| Error::InvalidConfig {
             name,
             value,
@@ -110,9 +113,37 @@ pub fn train(
 
 /// Trains like [`train`] and calls every callback after each history record, in order; training
 /// ends early when one returns [`Control::Stop`].
+///
+/// Before the first episode every callback's [`Callback::on_train_begin`] runs with an empty
+/// history.
 pub fn train_with_callbacks(
     network: &FewShotNetwork,
     config: &TrainConfig,
+    train: &mut dyn EpisodeSource,
+    validation: Option<&mut dyn EpisodeSource>,
+    callbacks: &mut [&mut dyn Callback],
+) -> Result<History> {
+    run(network, config, Start::default(), None, train, validation, callbacks)
+}
+
+/// The point a run starts from: episode 0 with a fresh optimiser, or a checkpoint's.
+#[derive(Default)]
+pub(crate) struct Start {
+    /// Index of the first episode to train, which is also the learning-rate schedule position.
+    pub(crate) next_episode: usize,
+    /// The optimiser state to restore, if any.
+    pub(crate) optimizer: Option<OptimizerState>,
+    /// The records written before `next_episode`.
+    pub(crate) history: History,
+}
+
+/// Trains from `start` to `config.episodes`, writing a resumable checkpoint into
+/// `checkpoint_dir` after every record when one is given.
+pub(crate) fn run(
+    network: &FewShotNetwork,
+    config: &TrainConfig,
+    start: Start,
+    checkpoint_dir: Option<&Path>,
     train: &mut dyn EpisodeSource,
     mut validation: Option<&mut dyn EpisodeSource>,
     callbacks: &mut [&mut dyn Callback],
@@ -120,7 +151,10 @@ pub fn train_with_callbacks(
     config.validate()?;
 
     let trainable = network.params().trainable();
-    let mut optimizer = Optimizer::new(config.optimizer.clone(), trainable.clone())?;
+    let mut optimizer = Optimizer::for_params(config.optimizer.clone(), network.params())?;
+    if let Some(state) = &start.optimizer {
+        optimizer.restore(state)?;
+    }
     let schedule = match config.schedule {
         LrSchedule::Constant => LrSchedule::Step {
             every: config.lr_decay_every,
@@ -128,12 +162,21 @@ pub fn train_with_callbacks(
         },
         ref other => other.clone(),
     };
-    let mut learning_rate = config.learning_rate;
-    let mut history = History::default();
+    // The rate of the episode before the start, so that a resumed run logs a decay only where
+    // an uninterrupted one does.
+    let mut learning_rate = match start.next_episode {
+        0 => config.learning_rate,
+        next => schedule.learning_rate(config.learning_rate, next - 1, config.episodes),
+    };
+    let mut history = start.history;
+    for callback in callbacks.iter_mut() {
+        callback.on_train_begin(&history)?;
+    }
     let (mut loss_sum, mut accuracy_sum, mut window) = (0.0f64, 0.0f64, 0usize);
     let bar = progress_bar(config.episodes as u64, "training");
+    bar.set_position(start.next_episode as u64);
 
-    for index in 0..config.episodes {
+    for index in start.next_episode..config.episodes {
         let scheduled = schedule.learning_rate(config.learning_rate, index, config.episodes);
         if matches!(schedule, LrSchedule::Step { .. }) && scheduled != learning_rate {
             tracing::info!(episode = index, learning_rate = scheduled, "learning rate decayed");
@@ -141,6 +184,7 @@ pub fn train_with_callbacks(
         learning_rate = scheduled;
 
         let episode = train.episode(index as u64)?;
+        network.encoder().seed_episode(index as u64);
         let output = network.episode(&episode, true)?;
         let loss = output.loss.to_scalar::<f32>()?;
         if !loss.is_finite() {
@@ -194,6 +238,10 @@ pub fn train_with_callbacks(
             }
             history.records.push(record);
             (loss_sum, accuracy_sum, window) = (0.0, 0.0, 0);
+            // After the callbacks, so that a checkpoint never gets ahead of what they saved.
+            if let Some(dir) = checkpoint_dir {
+                crate::resume::write_checkpoint(dir, network, &optimizer, config.episodes, &history)?;
+            }
             if stop {
                 break;
             }

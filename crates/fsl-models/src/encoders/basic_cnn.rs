@@ -75,7 +75,10 @@ impl BasicCnnConfig {
 ///
 /// Dropout is active only when [`Encoder::embed`] is called with `train = true`. Its masks come
 /// from a generator seeded with [`BasicCnnConfig::dropout_seed`], so a run repeats exactly when
-/// the same passes are made in the same order. Parameters are named `conv0`, `conv1` and `dense`.
+/// the same passes are made in the same order. [`Encoder::seed_episode`], which training calls
+/// before each episode, reseeds the generator from the dropout seed and the episode index, so
+/// the masks of a training episode depend on nothing else. Parameters are named `conv0`,
+/// `conv1` and `dense`.
 #[derive(Debug)]
 pub struct BasicCnn {
     config: BasicCnnConfig,
@@ -129,5 +132,15 @@ impl Encoder for BasicCnn {
 
     fn embedding_size(&self) -> usize {
         self.config.embedding_size
+    }
+
+    fn seed_episode(&self, episode: u64) {
+        // The seed and the index fill separate bytes of the key, so no two (seed, episode)
+        // pairs share a generator.
+        let mut key = [0u8; 32];
+        key[..8].copy_from_slice(&self.config.dropout_seed.to_le_bytes());
+        key[8..16].copy_from_slice(&episode.to_le_bytes());
+        let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *rng = StdRng::from_seed(key);
     }
 }
