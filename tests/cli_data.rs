@@ -205,6 +205,50 @@ fn whole_loop_on_image_folder() {
         "0",
     ]));
     assert!(all_classes.contains("Saved the model"), "{all_classes}");
+
+    // A run of 2 episodes resumed to 4 ends with the weights of a straight run of 4.
+    let train_run = |output: &Path, episodes: &str| {
+        stdout(&fsl(&[
+            "train",
+            "--data",
+            path_str(&split),
+            "--split",
+            "train",
+            "--output-dir",
+            path_str(output),
+            "--episodes",
+            episodes,
+            "--n-way",
+            "3",
+            "--k-shot",
+            "1",
+            "--q-query",
+            "1",
+            "--validate-every",
+            "0",
+        ]))
+    };
+    let straight = dir.path().join("straight");
+    let resumed = dir.path().join("resumed");
+    train_run(&straight, "4");
+    train_run(&resumed, "2");
+    assert!(resumed.join("checkpoint/training_state.json").is_file());
+    let config_toml = resumed.join("config.toml");
+    let text = std::fs::read_to_string(&config_toml).unwrap();
+    assert!(text.contains("episodes = 2\n"), "{text}");
+    std::fs::write(&config_toml, text.replace("episodes = 2\n", "episodes = 4\n")).unwrap();
+    let continued = stdout(&fsl(&["train", "--resume", path_str(&resumed)]));
+    assert!(continued.contains("Saved the model"), "{continued}");
+    let weights = |run: &Path| std::fs::read(run.join("model/model.safetensors")).unwrap();
+    assert!(
+        weights(&resumed) == weights(&straight),
+        "resumed weights differ from a straight run's"
+    );
+    let history = std::fs::read_to_string(resumed.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 3, "one record per run part: {history}");
+
+    // Resuming a folder without a checkpoint names it.
+    assert_input_error(&fsl(&["train", "--resume", path_str(&too_many)]), "too-many");
     assert!(run.join("model").join("config.json").is_file());
     let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
     assert!(history.lines().count() >= 2, "{history}");

@@ -1,11 +1,12 @@
-//! Preparing and running the training of a prototypical network on a [`CharacterSet`].
+//! Preparing and running the training of a network on a [`CharacterSet`].
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use fsl_augment::Augmenter;
 use fsl_models::callbacks::Callback;
-use fsl_models::{FewShotNetwork, History, TrainConfig};
+use fsl_models::{EpisodeSource, FewShotNetwork, History, TrainConfig};
 use fsl_sequences::{EpisodeLoader, EpisodeSpec, LoaderConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -107,21 +108,59 @@ impl TrainingData {
         network: &FewShotNetwork,
         callbacks: &mut [&mut dyn Callback],
     ) -> Result<History> {
+        self.with_sources(|train, validation| {
+            fsl_models::train_with_callbacks(network, &self.config, train, validation, callbacks)
+        })
+    }
+
+    /// Trains like [`Self::train_with_callbacks`] and writes a resumable checkpoint into
+    /// `checkpoint_dir` after every history record.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`fsl_models::train_with_checkpoints`].
+    pub fn train_with_checkpoints(
+        &self,
+        network: &FewShotNetwork,
+        checkpoint_dir: &Path,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<History> {
+        self.with_sources(|train, validation| {
+            fsl_models::train_with_checkpoints(network, &self.config, checkpoint_dir, train, validation, callbacks)
+        })
+    }
+
+    /// Continues the run checkpointed in `checkpoint_dir` on the same episodes, up to this
+    /// configuration's episode count, and returns the network with the whole history.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`fsl_models::resume_training`], such as a missing checkpoint or one
+    /// already past the episode count.
+    pub fn resume(
+        &self,
+        checkpoint_dir: &Path,
+        callbacks: &mut [&mut dyn Callback],
+    ) -> Result<(FewShotNetwork, History)> {
+        self.with_sources(|train, validation| {
+            fsl_models::resume_training(checkpoint_dir, &self.config, train, validation, callbacks)
+        })
+    }
+
+    /// Calls `run` with the training episodes and, when validation runs, the validation ones.
+    fn with_sources<T>(
+        &self,
+        run: impl FnOnce(&mut dyn EpisodeSource, Option<&mut dyn EpisodeSource>) -> fsl_models::Result<T>,
+    ) -> Result<T> {
         let mut train_source = |index: u64| self.train.episode(index);
-        let history = match &self.validation {
+        let result = match &self.validation {
             Some(validation) => {
                 let mut validation_source = |index: u64| validation.episode(index);
-                fsl_models::train_with_callbacks(
-                    network,
-                    &self.config,
-                    &mut train_source,
-                    Some(&mut validation_source),
-                    callbacks,
-                )?
+                run(&mut train_source, Some(&mut validation_source))?
             }
-            None => fsl_models::train_with_callbacks(network, &self.config, &mut train_source, None, callbacks)?,
+            None => run(&mut train_source, None)?,
         };
-        Ok(history)
+        Ok(result)
     }
 }
 

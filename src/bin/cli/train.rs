@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingData, TrainingSection};
 use fsl_models::FewShotNetwork;
-use fsl_models::callbacks::{BestCheckpoint, Callback, EarlyStopping};
+use fsl_models::callbacks::{BestCheckpoint, Callback, EarlyStopping, HistoryCsv};
 
 use super::omniglot::TrainOptions;
 use super::{LogFile, create_folder, write_text};
@@ -35,9 +35,16 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = CONFIG_FLAGS)]
     config: Option<PathBuf>,
 
+    /// Continue the run in this folder from its last checkpoint (RUN/checkpoint, written at
+    /// every validation and at the end) with the settings of its config.toml, up to
+    /// `training.episodes`; raise that value in config.toml to train a finished run further.
+    /// The result equals an uninterrupted run's.
+    #[arg(long, value_name = "RUN", conflicts_with_all = CONFIG_FLAGS, conflicts_with_all = ["config", "output_dir"])]
+    resume: Option<PathBuf>,
+
     /// Data to train on: an Omniglot archive (.zip) or extracted folder, a Parquet table
     /// (.parquet, written by `fsl data convert`) or an image folder DIR/<class>/<image>.
-    #[arg(long, required_unless_present = "config")]
+    #[arg(long, required_unless_present_any = ["config", "resume"])]
     data: Option<PathBuf>,
 
     /// Train only on the rows whose `split` column has this value (see `fsl data split`).
@@ -45,10 +52,11 @@ pub struct TrainArgs {
     split: Option<String>,
 
     /// Run folder: the model goes to DIR/model (model.safetensors, config.json), beside
-    /// config.toml (the full configuration of the run), history.csv, training_curve.png and
-    /// train.log. With validation, DIR/best_model contains the model of the best validation.
-    #[arg(long)]
-    output_dir: PathBuf,
+    /// config.toml (the full configuration of the run), history.csv, training_curve.png,
+    /// train.log and checkpoint/ (for --resume). With validation, DIR/best_model contains the
+    /// model of the best validation.
+    #[arg(long, required_unless_present = "resume")]
+    output_dir: Option<PathBuf>,
 
     #[command(flatten)]
     train: TrainOptions,
@@ -57,6 +65,9 @@ pub struct TrainArgs {
 impl TrainArgs {
     /// Returns the configuration of the run: the file's, or one built from the flags.
     fn run_config(&self) -> fsl::Result<RunConfig> {
+        if let Some(run) = &self.resume {
+            return RunConfig::read(&run.join("config.toml"));
+        }
         if let Some(path) = &self.config {
             return RunConfig::read(path);
         }
@@ -105,23 +116,41 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     if config.augmentation.is_none() {
         config.augmentation = augmenter.as_ref().and_then(|augmenter| augmenter.config());
     }
-    let network = FewShotNetwork::new(config.model.clone())?;
     let set = CharacterSet::open(&config.data.path, config.data.split.as_deref())?;
     let training = TrainingData::prepare(&set, &settings, config.model.seed, image_size, augmenter)?;
 
-    let output = &arguments.output_dir;
+    let output = arguments
+        .resume
+        .as_ref()
+        .or(arguments.output_dir.as_ref())
+        .ok_or_else(|| fsl::Error::InvalidSetting {
+            name: "output_dir",
+            value: String::new(),
+            reason: "give the run folder with --output-dir, or --resume RUN".to_owned(),
+        })?;
     create_folder(output)?;
     log.open(&output.join("train.log"))?;
-    write_text(&output.join("config.toml"), &config.to_toml()?)?;
+    if arguments.resume.is_none() {
+        write_text(&output.join("config.toml"), &config.to_toml()?)?;
+    }
     tracing::info!(config = %output.join("config.toml").display(), "training");
 
-    // With validation, the model of the best validation accuracy is kept beside the last one.
+    // With validation, the model of the best validation accuracy is kept beside the last one;
+    // the history is rewritten after every record, so a stopped run keeps it.
     let mut best = BestCheckpoint::new(output.join("best_model"));
-    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut best];
+    let mut history_csv = HistoryCsv::new(output.join("history.csv"));
+    let mut callbacks: Vec<&mut dyn Callback> = vec![&mut best, &mut history_csv];
     if let Some(stopping) = stopping.as_mut() {
         callbacks.push(stopping);
     }
-    let history = training.train_with_callbacks(&network, &mut callbacks)?;
+    let checkpoint = output.join("checkpoint");
+    let (network, history) = if arguments.resume.is_some() {
+        training.resume(&checkpoint, &mut callbacks)?
+    } else {
+        let network = FewShotNetwork::new(config.model.clone())?;
+        let history = training.train_with_checkpoints(&network, &checkpoint, &mut callbacks)?;
+        (network, history)
+    };
 
     network.save(&output.join("model"))?;
     history.write_csv(&output.join("history.csv"))?;
