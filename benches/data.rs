@@ -159,7 +159,11 @@ criterion_group! {
     name = benches;
     // Small defaults keep a full `cargo bench` within minutes on two cores. Command-line
     // options such as `--measurement-time` override them.
-    config = Criterion::default().sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    // mimalloc keeps freed pages, as in the `fsl` binary, so that steps do not fault them in again.
+    config = {
+        fsl::allocator::keep_freed_pages();
+        Criterion::default().sample_size(20).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2))
+    };
     targets = bench_sampler, bench_augment, bench_decode, bench_read_decode
 }
 criterion_main!(benches);

@@ -189,7 +189,11 @@ criterion_group! {
     name = benches;
     // Small defaults keep a full `cargo bench` within minutes on two cores. Command-line
     // options such as `--measurement-time` override them.
-    config = Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
+    // mimalloc keeps freed pages, as in the `fsl` binary, so that steps do not fault them in again.
+    config = {
+        fsl::allocator::keep_freed_pages();
+        Criterion::default().sample_size(10).warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3))
+    };
     targets = bench_squared_l2, bench_support_layers, bench_prototypical_loss, bench_ops
 }
 criterion_main!(benches);

@@ -137,7 +137,11 @@ criterion_group! {
     name = benches;
     // Small defaults keep a full `cargo bench` within minutes on two cores. Command-line
     // options such as `--measurement-time` override them.
-    config = Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    // mimalloc keeps freed pages, as in the `fsl` binary, so that steps do not fault them in again.
+    config = {
+        fsl::allocator::keep_freed_pages();
+        Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2))
+    };
     targets = bench_episode_sequence, bench_parallel_loader
 }
 criterion_main!(benches);

@@ -12,9 +12,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use candle_core::{Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use fsl::layers::EpisodeBatch;
+use fsl::models::optim::{Optimizer, OptimizerConfig};
 use fsl::models::{Backend, Conv4Config, EncoderConfig, FewShotNetwork, HeadConfig, ModelConfig};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -42,9 +42,12 @@ fn seeded_episode(n_way: usize, k_shot: usize, q_query: usize, seed: u64) -> Epi
     }
 }
 
-/// Builds the default Conv-4 network (64 filters, 28x28 inputs) on `backend` and the Adam
-/// optimiser of `fsl_models::train` (learning rate 1e-3, no weight decay).
-fn network_and_optimizer(backend: Backend) -> (FewShotNetwork, AdamW) {
+/// Learning rate of the Adam steps, the default of `fsl_models::TrainConfig`.
+const LEARNING_RATE: f64 = 1e-3;
+
+/// Builds the default Conv-4 network (64 filters, 28x28 inputs) on `backend` and the optimiser
+/// of `fsl_models::train`: Adam with PyTorch's defaults.
+fn network_and_optimizer(backend: Backend) -> (FewShotNetwork, Optimizer) {
     let network = FewShotNetwork::new(ModelConfig {
         seed: 0,
         head: HeadConfig::Prototypical,
@@ -54,12 +57,8 @@ fn network_and_optimizer(backend: Backend) -> (FewShotNetwork, AdamW) {
         }),
     })
     .expect("a valid default configuration");
-    let adam = ParamsAdamW {
-        lr: 1e-3,
-        weight_decay: 0.0,
-        ..Default::default()
-    };
-    let optimizer = AdamW::new(network.params().trainable(), adam).expect("an optimiser over the trainable parameters");
+    let optimizer = Optimizer::for_params(OptimizerConfig::adam(), network.params())
+        .expect("an optimiser over the trainable parameters");
     (network, optimizer)
 }
 
@@ -85,7 +84,8 @@ fn bench_training_step(c: &mut Criterion) {
         group.bench_function(id, |bencher| {
             bencher.iter(|| {
                 let output = network.episode(black_box(&episode), true).expect("forward pass");
-                optimizer.backward_step(&output.loss).expect("backward pass and update");
+                let gradients = output.loss.backward().expect("backward pass");
+                optimizer.step(&gradients, LEARNING_RATE).expect("Adam update");
                 output.accuracy
             });
         });
@@ -110,7 +110,11 @@ criterion_group! {
     name = benches;
     // Small defaults keep a full `cargo bench` within minutes on two cores. Command-line
     // options such as `--measurement-time` override them.
-    config = Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(5));
+    // mimalloc keeps freed pages, as in the `fsl` binary, so that steps do not fault them in again.
+    config = {
+        fsl::allocator::keep_freed_pages();
+        Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(5))
+    };
     targets = bench_training_step, bench_embed
 }
 criterion_main!(benches);

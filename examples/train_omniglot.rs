@@ -16,6 +16,7 @@ use fsl::sequences::decode_images;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    fsl::allocator::keep_freed_pages();
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let path = std::env::args()
         .nth(1)

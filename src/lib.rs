@@ -6,14 +6,15 @@
 //! | feature | crate | contents |
 //! |---|---|---|
 //! | `layers` | [`layers`] (`fsl-layers`) | kernels, prototypes, losses, metrics, CPU operations with their gradients |
-//! | `models` | [`models`] (`fsl-models`) | encoders, prototypical networks, training, evaluation, checkpoints |
+//! | `models` | [`models`] (`fsl-models`) | encoders; prototypical, matching, relation and siamese networks; training, evaluation, checkpoints |
 //! | `sequences` | [`sequences`] (`fsl-sequences`) | episode samplers and loaders |
 //! | `datasets` | [`datasets`] (`fsl-datasets`) | Arrow annotation tables, Parquet, Omniglot, image folders |
 //! | `augment` | [`augment`] (`fsl-augment`) | seeded image augmentation |
 //! | `vision-datasets` | | MNIST and CIFAR through candle-datasets (brings an HTTP stack) |
 //!
 //! The [`omniglot`] module, with all default features, holds the main job of the `fsl` command
-//! line: train prototypical networks on Omniglot and evaluate them on unseen alphabets.
+//! line: train prototypical networks on Omniglot and evaluate them on unseen alphabets. The
+//! [`allocator`] module tunes mimalloc for programs that make it their global allocator.
 //!
 //! # Example
 //!
@@ -53,6 +54,7 @@ pub use fsl_models as models;
 pub use fsl_sequences as sequences;
 
 #[cfg(all(feature = "models", feature = "sequences", feature = "datasets", feature = "augment"))]
+pub mod allocator;
 mod error;
 #[cfg(all(feature = "models", feature = "sequences", feature = "datasets", feature = "augment"))]
 pub mod omniglot;

@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// mimalloc reuses freed pages instead of returning them to the OS, so the multi-megabyte tensors
-// allocated at every training step do not page-fault again.
+// mimalloc reuses freed pages instead of returning them to the OS (with purging turned off in
+// `main`), so the multi-megabyte tensors allocated at every training step do not page-fault again.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    fsl::allocator::keep_freed_pages();
     let arguments = cli::Cli::parse();
     let log = cli::init_logging(arguments.verbose);
 
