@@ -108,11 +108,11 @@ impl Block {
         }
 
         let xs = self.conv.forward(xs)?;
-        let xs = self.norm.forward(&xs, train)?;
 
         // ReLU and max pooling commute (max is monotone), so ReLU runs on the 4x smaller
-        // pooled tensor, with identical values and gradients.
-        Ok(self.pool.forward(&xs)?.relu()?)
+        // pooled tensor, with identical values and gradients; batch norm and pooling run as
+        // one operation.
+        Ok(self.norm.forward_pooled(&xs, train, &self.pool)?.relu()?)
     }
 }
 

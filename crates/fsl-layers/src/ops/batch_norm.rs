@@ -2,7 +2,9 @@
 
 use candle_core::{Tensor, Var};
 
+use super::max_pool::MaxPool2d;
 use super::normalize::Normalize;
+use super::normalize_pool::NormalizePool;
 use crate::params::{ParamBuilder, ParamKind};
 use crate::{Error, Result};
 
@@ -51,6 +53,37 @@ impl BatchNorm2d {
     /// Training on a single value per channel is an error: its variance is undefined, and
     /// PyTorch-style updates would store NaN in the running variance.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let (batch, height, width) = self.check_input(xs, train)?;
+        if train {
+            let (normalized, statistics) = Normalize::new(self.eps).apply(xs, &self.weight, &self.bias)?;
+            self.update_running_statistics(&statistics.mean, &statistics.variance, batch * height * width)?;
+            Ok(normalized)
+        } else {
+            self.forward_eval(xs)
+        }
+    }
+
+    /// Normalises `xs` and max-pools the result with `pool`: the values and gradients of
+    /// `pool.forward(&self.forward(xs, train)?)`.
+    ///
+    /// In training mode one fused operation does both, so the full-size normalised tensor and
+    /// its gradient are never materialised: a Conv-4 block then keeps a quarter of the
+    /// activations in the autograd graph.
+    pub fn forward_pooled(&self, xs: &Tensor, train: bool, pool: &MaxPool2d) -> Result<Tensor> {
+        let (batch, height, width) = self.check_input(xs, train)?;
+        pool.output_size(height, width)?;
+        if !train {
+            return pool.forward(&self.forward_eval(xs)?);
+        }
+
+        let (pooled, statistics) = NormalizePool::new(self.eps, *pool).apply(xs, &self.weight, &self.bias)?;
+        self.update_running_statistics(&statistics.mean, &statistics.variance, batch * height * width)?;
+        Ok(pooled)
+    }
+
+    /// Checks the channel count, and in training mode that each channel has two values or more;
+    /// returns the batch size, height and width.
+    fn check_input(&self, xs: &Tensor, train: bool) -> Result<(usize, usize, usize)> {
         let (batch, channels, height, width) = xs.dims4()?;
         if channels != self.weight.dims1()? {
             return Err(Error::ShapeMismatch {
@@ -58,28 +91,26 @@ impl BatchNorm2d {
                 details: format!("input has {channels} channels, the layer {}", self.weight.dims1()?),
             });
         }
-
-        let shape = (1, channels, 1, 1);
-        if train {
-            let count = batch * height * width;
-            if count < 2 {
-                return Err(Error::InvalidArgument {
-                    name: "batch size",
-                    value: format!("{batch} (with {height}x{width} positions)"),
-                    reason: "training batch norm needs at least two values per channel; evaluate single images in evaluation mode",
-                });
-            }
-            let (normalized, statistics) = Normalize::new(self.eps).apply(xs, &self.weight, &self.bias)?;
-            self.update_running_statistics(&statistics.mean, &statistics.variance, count)?;
-            Ok(normalized)
-        } else {
-            // y = γ (x - μ) / σ + β = x · scale + (β - μ · scale), one pass over the data.
-            let scale = (&self.weight / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
-            let shift = (&self.bias - (self.running_mean.as_tensor() * &scale)?)?;
-            Ok(xs
-                .broadcast_mul(&scale.reshape(shape)?)?
-                .broadcast_add(&shift.reshape(shape)?)?)
+        if train && batch * height * width < 2 {
+            return Err(Error::InvalidArgument {
+                name: "batch size",
+                value: format!("{batch} (with {height}x{width} positions)"),
+                reason: "training batch norm needs at least two values per channel; evaluate single images in evaluation mode",
+            });
         }
+        Ok((batch, height, width))
+    }
+
+    /// Normalises with the running statistics: `y = γ (x - μ) / σ + β = x · scale + (β - μ ·
+    /// scale)`, one pass over the data.
+    fn forward_eval(&self, xs: &Tensor) -> Result<Tensor> {
+        let channels = self.weight.dims1()?;
+        let shape = (1, channels, 1, 1);
+        let scale = (&self.weight / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
+        let shift = (&self.bias - (self.running_mean.as_tensor() * &scale)?)?;
+        Ok(xs
+            .broadcast_mul(&scale.reshape(shape)?)?
+            .broadcast_add(&shift.reshape(shape)?)?)
     }
 
     /// Normalises `xs` with candle's generic tensor operations and their autograd, the stock path

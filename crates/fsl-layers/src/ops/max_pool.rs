@@ -102,6 +102,20 @@ impl MaxPool2d {
         height: usize,
         width: usize,
         out: (usize, usize),
+        visit: impl FnMut(usize, usize),
+    ) {
+        self.for_each_argmax_by(|offset| plane[offset], height, width, out, visit);
+    }
+
+    /// Calls `visit(window, offset)` with the input offset of the first maximum of every window
+    /// of one `H x W` plane whose value at `offset` is `value(offset)`, so that a fused operation
+    /// can pool values it computes on the fly.
+    pub(crate) fn for_each_argmax_by<T: WithDType>(
+        &self,
+        value: impl Fn(usize) -> T,
+        height: usize,
+        width: usize,
+        out: (usize, usize),
         mut visit: impl FnMut(usize, usize),
     ) {
         for oy in 0..out.0 {
@@ -112,16 +126,17 @@ impl MaxPool2d {
                 // The first maximum in row-major order wins; a NaN wins over numbers so that it
                 // propagates, as in PyTorch.
                 let mut best = y0 * width + x0;
+                let mut current = value(best);
                 for y in y0..y1 {
                     for x in x0..x1 {
-                        let value = plane[y * width + x];
-                        let current = plane[best];
+                        let candidate = value(y * width + x);
                         #[allow(clippy::eq_op)] // `v != v` is the NaN test for a generic float.
-                        let value_is_nan = value != value;
+                        let candidate_is_nan = candidate != candidate;
                         #[allow(clippy::eq_op)]
                         let current_is_nan = current != current;
-                        if value > current || (value_is_nan && !current_is_nan) {
+                        if candidate > current || (candidate_is_nan && !current_is_nan) {
                             best = y * width + x;
+                            current = candidate;
                         }
                     }
                 }

@@ -8,6 +8,7 @@ mod gemm;
 mod im2col;
 mod max_pool;
 mod normalize;
+mod normalize_pool;
 mod squared_distances;
 
 pub use batch_norm::BatchNorm2d;

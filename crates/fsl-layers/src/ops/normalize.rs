@@ -62,20 +62,9 @@ impl Normalize {
         beta: &[T],
         shape: &Shape,
     ) -> candle_core::Result<Vec<T>> {
-        let (batch, channels, height, width) = shape.dims4()?;
+        let (_, channels, height, width) = shape.dims4()?;
         let plane = height * width;
-        let count = (batch * plane) as f64;
-
-        // Two passes per channel (mean, then centred squares) keep the variance accurate.
-        let statistics: Vec<(f64, f64)> = (0..channels)
-            .into_par_iter()
-            .map(|c| {
-                let planes = || (0..batch).map(move |n| &input[(n * channels + c) * plane..][..plane]);
-                let mean = planes().flatten().map(|v| v.to_f64()).sum::<f64>() / count;
-                let variance = planes().flatten().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / count;
-                (mean, variance)
-            })
-            .collect();
+        let statistics = channel_statistics(input, shape)?;
 
         let mut output = vec![T::zero(); input.len()];
         output
@@ -98,6 +87,24 @@ impl Normalize {
         }
         Ok(output)
     }
+}
+
+/// Returns the mean and biased variance of every channel of an `N x C x H x W` tensor.
+///
+/// Two passes per channel (mean, then centred squares) keep the variance accurate.
+pub(crate) fn channel_statistics<T: WithDType>(input: &[T], shape: &Shape) -> candle_core::Result<Vec<(f64, f64)>> {
+    let (batch, channels, height, width) = shape.dims4()?;
+    let plane = height * width;
+    let count = (batch * plane) as f64;
+    Ok((0..channels)
+        .into_par_iter()
+        .map(|c| {
+            let planes = || (0..batch).map(move |n| &input[(n * channels + c) * plane..][..plane]);
+            let mean = planes().flatten().map(|v| v.to_f64()).sum::<f64>() / count;
+            let variance = planes().flatten().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / count;
+            (mean, variance)
+        })
+        .collect())
 }
 
 impl CustomOp3 for Normalize {
