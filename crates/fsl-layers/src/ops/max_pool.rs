@@ -96,23 +96,9 @@ impl MaxPool2d {
 
     /// Calls `visit(window, offset)` with the input offset of the first maximum of every window
     /// of one `H x W` plane.
-    fn for_each_argmax<T: WithDType>(
+    pub(crate) fn for_each_argmax<T: WithDType>(
         &self,
         plane: &[T],
-        height: usize,
-        width: usize,
-        out: (usize, usize),
-        visit: impl FnMut(usize, usize),
-    ) {
-        self.for_each_argmax_by(|offset| plane[offset], height, width, out, visit);
-    }
-
-    /// Calls `visit(window, offset)` with the input offset of the first maximum of every window
-    /// of one `H x W` plane whose value at `offset` is `value(offset)`, so that a fused operation
-    /// can pool values it computes on the fly.
-    pub(crate) fn for_each_argmax_by<T: WithDType>(
-        &self,
-        value: impl Fn(usize) -> T,
         height: usize,
         width: usize,
         out: (usize, usize),
@@ -126,17 +112,16 @@ impl MaxPool2d {
                 // The first maximum in row-major order wins; a NaN wins over numbers so that it
                 // propagates, as in PyTorch.
                 let mut best = y0 * width + x0;
-                let mut current = value(best);
                 for y in y0..y1 {
                     for x in x0..x1 {
-                        let candidate = value(y * width + x);
+                        let value = plane[y * width + x];
+                        let current = plane[best];
                         #[allow(clippy::eq_op)] // `v != v` is the NaN test for a generic float.
-                        let candidate_is_nan = candidate != candidate;
+                        let value_is_nan = value != value;
                         #[allow(clippy::eq_op)]
                         let current_is_nan = current != current;
-                        if candidate > current || (candidate_is_nan && !current_is_nan) {
+                        if value > current || (value_is_nan && !current_is_nan) {
                             best = y * width + x;
-                            current = candidate;
                         }
                     }
                 }

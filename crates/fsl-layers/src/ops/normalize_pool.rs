@@ -84,20 +84,26 @@ impl NormalizePool {
             .zip(argmax.par_chunks_mut(out_plane))
             .zip(input.par_chunks(plane))
             .enumerate()
-            .for_each(|(index, ((out_values, out_argmax), x))| {
-                // The same arithmetic as the unfused normalisation, so pooled values are equal.
-                let c = index % channels;
-                let (mean, variance) = statistics[c];
-                let scale = gamma[c].to_f64() / (variance + self.eps).sqrt();
-                let shift = beta[c].to_f64() - mean * scale;
-                let normalized = |offset: usize| T::from_f64(x[offset].to_f64() * scale + shift);
+            .for_each_init(
+                || vec![T::zero(); plane],
+                |normalized, (index, ((out_values, out_argmax), x))| {
+                    // The same arithmetic as the unfused normalisation, so pooled values are
+                    // equal. One plane at a time stays in cache for the pooling.
+                    let c = index % channels;
+                    let (mean, variance) = statistics[c];
+                    let scale = gamma[c].to_f64() / (variance + self.eps).sqrt();
+                    let shift = beta[c].to_f64() - mean * scale;
+                    for (y, v) in normalized.iter_mut().zip(x) {
+                        *y = T::from_f64(v.to_f64() * scale + shift);
+                    }
 
-                self.pool
-                    .for_each_argmax_by(normalized, height, width, out, |window, offset| {
-                        out_values[window] = normalized(offset);
-                        out_argmax[window] = offset as u32;
-                    });
-            });
+                    self.pool
+                        .for_each_argmax(normalized, height, width, out, |window, offset| {
+                            out_values[window] = normalized[offset];
+                            out_argmax[window] = offset as u32;
+                        });
+                },
+            );
 
         let mut saved = self.lock()?;
         saved.statistics = ChannelStatistics {
