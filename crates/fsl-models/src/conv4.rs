@@ -2,7 +2,7 @@
 //! convolution, batch normalisation, ReLU and 2x2 max pooling.
 
 use candle_core::Tensor;
-use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d};
+use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d, conv_norm_pool};
 use fsl_layers::params::ParamBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -107,12 +107,10 @@ impl Block {
             return Ok(self.pool.forward_candle(&xs.relu()?)?);
         }
 
-        let xs = self.conv.forward(xs)?;
-
         // ReLU and max pooling commute (max is monotone), so ReLU runs on the 4x smaller
-        // pooled tensor, with identical values and gradients; batch norm and pooling run as
-        // one operation.
-        Ok(self.norm.forward_pooled(&xs, train, &self.pool)?.relu()?)
+        // pooled tensor, with identical values and gradients; convolution, batch norm and
+        // pooling run as one operation.
+        Ok(conv_norm_pool(xs, &self.conv, &self.norm, &self.pool, train)?.relu()?)
     }
 }
 

@@ -15,11 +15,11 @@ use crate::{Error, Result};
 /// the running statistics and changes nothing.
 #[derive(Debug, Clone)]
 pub struct BatchNorm2d {
-    weight: Tensor,
-    bias: Tensor,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
     running_mean: Var,
     running_var: Var,
-    eps: f64,
+    pub(crate) eps: f64,
     momentum: f64,
 }
 
@@ -83,8 +83,19 @@ impl BatchNorm2d {
 
     /// Checks the channel count, and in training mode that each channel has two values or more;
     /// returns the batch size, height and width.
-    fn check_input(&self, xs: &Tensor, train: bool) -> Result<(usize, usize, usize)> {
+    pub(crate) fn check_input(&self, xs: &Tensor, train: bool) -> Result<(usize, usize, usize)> {
         let (batch, channels, height, width) = xs.dims4()?;
+        self.check_dims((batch, channels, height, width), train)?;
+        Ok((batch, height, width))
+    }
+
+    /// Checks an input of `(batch, channels, height, width)` as [`check_input`](Self::check_input)
+    /// does, for callers that know the shape before the tensor exists.
+    pub(crate) fn check_dims(
+        &self,
+        (batch, channels, height, width): (usize, usize, usize, usize),
+        train: bool,
+    ) -> Result<()> {
         if channels != self.weight.dims1()? {
             return Err(Error::ShapeMismatch {
                 operation: "batch_norm",
@@ -98,12 +109,12 @@ impl BatchNorm2d {
                 reason: "training batch norm needs at least two values per channel; evaluate single images in evaluation mode",
             });
         }
-        Ok((batch, height, width))
+        Ok(())
     }
 
     /// Normalises with the running statistics: `y = γ (x - μ) / σ + β = x · scale + (β - μ ·
     /// scale)`, one pass over the data.
-    fn forward_eval(&self, xs: &Tensor) -> Result<Tensor> {
+    pub(crate) fn forward_eval(&self, xs: &Tensor) -> Result<Tensor> {
         let channels = self.weight.dims1()?;
         let shape = (1, channels, 1, 1);
         let scale = (&self.weight / (self.running_var.as_tensor() + self.eps)?.sqrt()?)?;
@@ -139,7 +150,7 @@ impl BatchNorm2d {
     }
 
     /// Moves the running mean and the unbiased running variance towards the batch statistics.
-    fn update_running_statistics(&self, mean: &[f64], variance: &[f64], count: usize) -> Result<()> {
+    pub(crate) fn update_running_statistics(&self, mean: &[f64], variance: &[f64], count: usize) -> Result<()> {
         let correction = count as f64 / (count as f64 - 1.0);
         let keep = 1.0 - self.momentum;
         let device = self.running_mean.device();

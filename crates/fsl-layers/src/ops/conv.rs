@@ -15,9 +15,9 @@ use crate::{Error, Result};
 /// A 2-D convolution over `N x C x H x W` tensors with a square kernel and zero padding.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    patches: Patches,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) patches: Patches,
 }
 
 impl Conv2d {
@@ -88,15 +88,26 @@ impl Conv2d {
 
     /// Convolves `xs`.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let (batch, channels, height, width) = xs.dims4()?;
-        let (out_channels, in_channels, _, _) = self.weight.dims4()?;
+        self.check_input(xs)?;
+        let bias = self.bias_or_zeros(xs)?;
+        Ok(xs.contiguous()?.apply_op3(
+            &self.weight.contiguous()?,
+            &bias.contiguous()?,
+            ConvKernel(self.patches),
+        )?)
+    }
+
+    /// Checks that `xs` has the weight's input channels and is at least the kernel's size.
+    pub(crate) fn check_input(&self, xs: &Tensor) -> Result<()> {
+        let (_, channels, height, width) = xs.dims4()?;
+        let (_, in_channels, _, _) = self.weight.dims4()?;
         if channels != in_channels {
             return Err(Error::ShapeMismatch {
                 operation: "conv2d",
                 details: format!("input has {channels} channels, the weight expects {in_channels}"),
             });
         }
-        let Some((out_height, out_width)) = self.patches.output_size(height, width) else {
+        if self.patches.output_size(height, width).is_none() {
             return Err(Error::ShapeMismatch {
                 operation: "conv2d",
                 details: format!(
@@ -104,22 +115,15 @@ impl Conv2d {
                     self.patches.kernel
                 ),
             });
-        };
+        }
+        Ok(())
+    }
 
-        let zeros;
-        let bias = match &self.bias {
-            Some(bias) => bias,
-            None => {
-                zeros = Tensor::zeros(out_channels, xs.dtype(), xs.device())?;
-                &zeros
-            }
-        };
-        let output = xs.contiguous()?.apply_op3(
-            &self.weight.contiguous()?,
-            &bias.contiguous()?,
-            ConvKernel(self.patches),
-        )?;
-        debug_assert_eq!(output.dims(), [batch, out_channels, out_height, out_width]);
-        Ok(output)
+    /// Returns the bias, or zeros of the dtype of `xs` for a convolution without one.
+    pub(crate) fn bias_or_zeros(&self, xs: &Tensor) -> Result<Tensor> {
+        match &self.bias {
+            Some(bias) => Ok(bias.clone()),
+            None => Ok(Tensor::zeros(self.weight.dims()[0], xs.dtype(), xs.device())?),
+        }
     }
 }

@@ -22,7 +22,7 @@ const GRADIENT_GROUPS: usize = 16;
 pub(crate) struct ConvKernel(pub Patches);
 
 impl ConvKernel {
-    fn forward<T: WithDType>(&self, x: &[T], weight: &[T], bias: &[T], sizes: Sizes) -> Vec<T> {
+    pub(crate) fn forward<T: WithDType>(&self, x: &[T], weight: &[T], bias: &[T], sizes: Sizes) -> Vec<T> {
         let patches = self.0;
         let out_channels = bias.len();
         let (patch, positions) = (patches.patch_len(sizes), sizes.positions());
@@ -121,7 +121,8 @@ impl ConvKernel {
         (grad_input, grad_weight, grad_bias)
     }
 
-    fn backward_tensors<T: WithDType>(
+    /// Returns `∂x` (when `x` needs a gradient), `∂W` and `∂b` as tensors.
+    pub(crate) fn backward_tensors<T: WithDType>(
         &self,
         x: &Tensor,
         weight: &Tensor,

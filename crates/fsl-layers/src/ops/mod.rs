@@ -2,6 +2,7 @@
 
 mod batch_norm;
 mod conv;
+mod conv_block;
 mod conv_kernel;
 mod cpu;
 mod gemm;
@@ -13,5 +14,6 @@ mod squared_distances;
 
 pub use batch_norm::BatchNorm2d;
 pub use conv::Conv2d;
+pub use conv_block::conv_norm_pool;
 pub use max_pool::MaxPool2d;
 pub(crate) use squared_distances::{SquaredDistances, finite_column_mean};

@@ -55,8 +55,12 @@ impl NormalizePool {
         let pooled = xs
             .contiguous()?
             .apply_op3(&gamma.contiguous()?, &beta.contiguous()?, self.clone())?;
-        let statistics = self.lock()?.statistics.clone();
-        Ok((pooled, statistics))
+        Ok((pooled, self.statistics()?))
+    }
+
+    /// Returns the batch statistics of the last forward pass.
+    pub(crate) fn statistics(&self) -> candle_core::Result<ChannelStatistics> {
+        Ok(self.lock()?.statistics.clone())
     }
 
     fn lock(&self) -> candle_core::Result<std::sync::MutexGuard<'_, Saved>> {
@@ -65,7 +69,7 @@ impl NormalizePool {
             .map_err(|_| candle_core::Error::Msg("batch-norm pooling state lock poisoned".into()))
     }
 
-    fn forward_typed<T: WithDType>(
+    pub(crate) fn forward_typed<T: WithDType>(
         &self,
         input: &[T],
         gamma: &[T],
@@ -114,7 +118,12 @@ impl NormalizePool {
         Ok((output, Shape::from((batch, channels, out.0, out.1))))
     }
 
-    fn backward<T: WithDType>(&self, x: &Tensor, gamma: &Tensor, grad: &Tensor) -> candle_core::Result<[Tensor; 3]> {
+    pub(crate) fn backward<T: WithDType>(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<[Tensor; 3]> {
         let saved = self.lock()?;
         let statistics = &saved.statistics;
         let shape = x.shape().clone();

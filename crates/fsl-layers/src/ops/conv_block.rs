@@ -1,0 +1,180 @@
+//! A convolution, training-mode batch normalisation and max pooling as one operation: the
+//! Conv-4 block without its ReLU, which commutes with the pooling.
+//!
+//! candle's autograd gives every tensor of the graph a zero-filled gradient buffer and adds the
+//! incoming gradient to it. The convolution output is the largest tensor of a block and its
+//! gradient comes from the normalisation alone, so those are two passes over memory the size of
+//! the activations for nothing.
+//! Inside one operation the convolution output is a private buffer, and the backward pass hands
+//! the normalisation's input gradient straight to the convolution's.
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+
+use super::batch_norm::BatchNorm2d;
+use super::conv::Conv2d;
+use super::conv_kernel::ConvKernel;
+use super::im2col::unsupported;
+use super::max_pool::{MaxPool2d, contiguous_range};
+use super::normalize_pool::NormalizePool;
+use crate::{Error, Result};
+
+/// Row of the packed parameter matrix holding each of the per-channel parameters.
+const BIAS_ROW: usize = 0;
+const GAMMA_ROW: usize = 1;
+const BETA_ROW: usize = 2;
+
+/// Convolves, normalises and pools `xs`: the values and gradients of
+/// `pool.forward(&norm.forward(&conv.forward(xs)?, train)?)`.
+///
+/// In training mode the three run as one operation, which keeps the convolution output out of
+/// the autograd graph. In evaluation mode they run one after the other.
+///
+/// # Errors
+///
+/// The errors of the three layers: mismatched channels, an input smaller than the kernel or the
+/// pooling window, and a training batch with one value per channel.
+pub fn conv_norm_pool(xs: &Tensor, conv: &Conv2d, norm: &BatchNorm2d, pool: &MaxPool2d, train: bool) -> Result<Tensor> {
+    if !train {
+        return norm.forward_pooled(&conv.forward(xs)?, false, pool);
+    }
+
+    conv.check_input(xs)?;
+
+    // The normalisation and the pooling check the convolution output's shape before it exists.
+    let (batch, _, height, width) = xs.dims4()?;
+    let (out_height, out_width) = conv.patches.output_size(height, width).ok_or(Error::ShapeMismatch {
+        operation: "conv2d",
+        details: format!(
+            "input of {height}x{width} is smaller than the kernel {}",
+            conv.patches.kernel
+        ),
+    })?;
+    norm.check_dims((batch, conv.weight.dims()[0], out_height, out_width), true)?;
+    pool.output_size(out_height, out_width)?;
+
+    let bias = conv.bias_or_zeros(xs)?;
+    let packed = Tensor::stack(&[&bias, &norm.weight, &norm.bias], 0)?;
+    let op = ConvNormalizePool {
+        conv: ConvKernel(conv.patches),
+        norm: NormalizePool::new(norm.eps, *pool),
+        conv_output: Arc::default(),
+    };
+    let pooled = xs
+        .contiguous()?
+        .apply_op3(&conv.weight.contiguous()?, &packed, op.clone())?;
+    let statistics = op.norm.statistics()?;
+    norm.update_running_statistics(&statistics.mean, &statistics.variance, batch * out_height * out_width)?;
+    Ok(pooled)
+}
+
+#[derive(Debug, Clone)]
+struct ConvNormalizePool {
+    conv: ConvKernel,
+    norm: NormalizePool,
+    /// The convolution output of the forward pass, which the backward pass normalises again.
+    conv_output: Arc<Mutex<Option<Tensor>>>,
+}
+
+impl ConvNormalizePool {
+    fn forward_typed<T: WithDType>(
+        &self,
+        x: &[T],
+        x_shape: &Shape,
+        weight: &[T],
+        packed: &[T],
+    ) -> candle_core::Result<(Vec<T>, Shape)> {
+        let sizes = self.conv.0.sizes(x_shape)?;
+        let channels = packed.len() / 3;
+        let row = |index: usize| &packed[index * channels..(index + 1) * channels];
+
+        let conv_output = self.conv.forward(x, weight, row(BIAS_ROW), sizes);
+        let conv_shape = Shape::from((sizes.batch, channels, sizes.out_height, sizes.out_width));
+        let pooled = self
+            .norm
+            .forward_typed(&conv_output, row(GAMMA_ROW), row(BETA_ROW), &conv_shape)?;
+
+        let tensor = Tensor::from_vec(conv_output, conv_shape, &candle_core::Device::Cpu)?;
+        *self
+            .conv_output
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("convolution block state lock poisoned".into()))? = Some(tensor);
+        Ok(pooled)
+    }
+
+    fn backward<T: WithDType>(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        packed: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
+        let conv_output = self
+            .conv_output
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("convolution block state lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| candle_core::Error::Msg("convolution block backward before forward".into()))?;
+
+        let gamma = packed.get(GAMMA_ROW)?;
+        let [grad_conv_output, grad_gamma, grad_beta] = self.norm.backward::<T>(&conv_output, &gamma, grad)?;
+        let (grad_x, grad_weight, grad_bias) = self.conv.backward_tensors::<T>(x, weight, &grad_conv_output)?;
+        let grad_packed = Tensor::stack(&[&grad_bias, &grad_gamma, &grad_beta], 0)?;
+        Ok((grad_x, grad_weight, grad_packed))
+    }
+}
+
+impl CustomOp3 for ConvNormalizePool {
+    fn name(&self) -> &'static str {
+        "fsl-conv-batch-norm-max-pool-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        x_layout: &Layout,
+        weight: &CpuStorage,
+        weight_layout: &Layout,
+        packed: &CpuStorage,
+        packed_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (xs, xe) = contiguous_range(x_layout)?;
+        let (ws, we) = contiguous_range(weight_layout)?;
+        let (ps, pe) = contiguous_range(packed_layout)?;
+        let shape = x_layout.shape();
+        match (x, weight, packed) {
+            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(p)) => {
+                let (output, shape) = self.forward_typed(&x[xs..xe], shape, &w[ws..we], &p[ps..pe])?;
+                Ok((CpuStorage::F32(output), shape))
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(p)) => {
+                let (output, shape) = self.forward_typed(&x[xs..xe], shape, &w[ws..we], &p[ps..pe])?;
+                Ok((CpuStorage::F64(output), shape))
+            }
+            (other, _, _) => Err(unsupported("conv_batch_norm_max_pool", other)),
+        }
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        weight: &Tensor,
+        packed: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad_res.contiguous()?;
+        let (grad_x, grad_weight, grad_packed) = match x.dtype() {
+            DType::F32 => self.backward::<f32>(x, weight, packed, &grad)?,
+            DType::F64 => self.backward::<f64>(x, weight, packed, &grad)?,
+            dtype => {
+                return Err(candle_core::Error::wrap(crate::Error::UnsupportedDType {
+                    operation: "conv_batch_norm_max_pool backward",
+                    dtype,
+                }));
+            }
+        };
+        Ok((grad_x, Some(grad_weight), Some(grad_packed)))
+    }
+}
