@@ -79,3 +79,9 @@ pub mod prelude {
     #[cfg(feature = "sequences")]
     pub use fsl_sequences::{EpisodeLoader, EpisodeSampler, EpisodeSpec, LoaderConfig, SamplerOptions};
 }
+
+/// The Rust code blocks of README.md, compiled as doctests so that the getting-started code
+/// stays in step with the library.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
