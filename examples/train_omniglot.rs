@@ -3,6 +3,8 @@
 //!
 //! ```sh
 //! cargo run --release --example train_omniglot -- ../shared/data/omniglot/images_background_small1.zip
+//! # the reduced setting CI runs: 5 training and 20 evaluation episodes
+//! FSL_EXAMPLE_QUICK=1 cargo run --example train_omniglot -- ../shared/data/omniglot/images_background_small1.zip
 //! ```
 
 use std::sync::Arc;
@@ -21,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: train_omniglot <images_background_small1.zip>")?;
+    let quick = std::env::var("FSL_EXAMPLE_QUICK").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"));
+    let (episodes, eval_episodes) = if quick { (5, 20) } else { (200, 200) };
 
     // Characters of different alphabets share folder names, so the class is alphabet/character.
     let table = omniglot::load(path.as_ref())?.with_joined_column("class", &["alphabet", "label"], "/")?;
@@ -40,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let network = FewShotNetwork::new(ModelConfig::default())?;
     let config = TrainConfig {
-        episodes: 200,
+        episodes,
         ..TrainConfig::default()
     };
     let mut source = |index: u64| loader.episode(index);
@@ -54,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let test_options = SamplerOptions::new().with_allowed_classes(held_out);
     let test_loader = EpisodeLoader::new(&classes, test_spec, test_options, 2, images, LoaderConfig::default())?;
     let mut test_source = |index: u64| test_loader.episode(index);
-    let report = evaluate(&network, &mut test_source, 200, "5-way 1-shot")?;
+    let report = evaluate(&network, &mut test_source, eval_episodes, "5-way 1-shot")?;
     println!("5-way 1-shot on 20 held-out characters: {report}");
     Ok(())
 }

@@ -298,7 +298,10 @@ fn single_image_training_episode_is_rejected() {
     assert_eq!(snapshot(&network), initial, "the rejected episode changed the network");
 
     // The image alone in training mode: batch normalisation rejects a batch of one value.
-    let error = network.embed(&single_image_episode().support, true).unwrap_err().to_string();
+    let error = network
+        .embed(&single_image_episode().support, true)
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("batch size"), "{error}");
     assert!(error.contains("evaluation mode"), "{error}");
 }
