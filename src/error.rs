@@ -89,6 +89,11 @@ impl Error {
                 fsl_models::Error::InvalidConfig { .. }
                     | fsl_models::Error::Config { .. }
                     | fsl_models::Error::Io { action: "read", .. }
+                    | fsl_models::Error::InvalidCheckpoint { .. }
+                    | fsl_models::Error::ResumePastEnd { .. }
+                    | fsl_models::Error::OptimizerStateMismatch { .. }
+                    // A layer rejecting a size, such as a relation head of 0 hidden units.
+                    | fsl_models::Error::Layers(fsl_layers::Error::InvalidArgument { .. })
             ),
             Self::Layers(_) | Self::Candle(_) | Self::Io { .. } => false,
         }

@@ -247,8 +247,22 @@ fn whole_loop_on_image_folder() {
     let history = std::fs::read_to_string(resumed.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 3, "one record per run part: {history}");
 
-    // Resuming a folder without a checkpoint names it.
+    // Resuming a folder without a configuration names it.
     assert_input_error(&fsl(&["train", "--resume", path_str(&too_many)]), "too-many");
+
+    // A run folder whose checkpoint is missing, and one whose [model] was edited after training.
+    let no_checkpoint = dir.path().join("no-checkpoint");
+    std::fs::create_dir(&no_checkpoint).unwrap();
+    std::fs::copy(&config_toml, no_checkpoint.join("config.toml")).unwrap();
+    assert_input_error(&fsl(&["train", "--resume", path_str(&no_checkpoint)]), "no checkpoint");
+    let text = std::fs::read_to_string(&config_toml).unwrap();
+    assert!(text.contains("hidden_channels = 64"), "{text}");
+    std::fs::write(
+        &config_toml,
+        text.replace("hidden_channels = 64", "hidden_channels = 32"),
+    )
+    .unwrap();
+    assert_input_error(&fsl(&["train", "--resume", path_str(&resumed)]), "differs");
     assert!(run.join("model").join("config.json").is_file());
     let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
     assert!(history.lines().count() >= 2, "{history}");
@@ -588,6 +602,17 @@ fn bad_input_exits_with_two() {
         "[data]\npath = \"images\"\n[model]\nencoder = { kind = \"vgg16\" }\n",
     );
     assert_input_error(&output, "unknown variant `vgg16`");
+    // Head settings that only building the network checks.
+    let output = train_with_config(
+        "no-hidden-units.toml",
+        "[data]\npath = \"images\"\n[model]\nhead = { kind = \"relation\", hidden = 0 }\n",
+    );
+    assert_input_error(&output, "hidden");
+    let output = train_with_config(
+        "zero-scale.toml",
+        "[data]\npath = \"images\"\n[model]\nhead = { kind = \"matching\", scale = 0.0 }\n",
+    );
+    assert_input_error(&output, "head.scale");
     assert!(!run.exists(), "a configuration error must fail before the run folder");
 
     let split_with = |extra: &[&str]| {

@@ -193,7 +193,9 @@ impl FewShotClassifier {
         for batch in images.chunks(EMBED_BATCH) {
             let pixels: Vec<f32> = batch.iter().flatten().copied().collect();
             let tensor = Tensor::from_vec(pixels, (batch.len(), 1, side, side), &Device::Cpu)?;
-            embeddings.push(self.network.embed(&tensor, false)?);
+            // Detached: a support set's embeddings need no gradient, and their graphs would
+            // keep every intermediate activation alive.
+            embeddings.push(self.network.embed(&tensor, false)?.detach());
         }
         Ok(Tensor::cat(&embeddings, 0)?)
     }

@@ -203,7 +203,9 @@ pub fn embed_all(
     let mut chunks = Vec::with_capacity(count.div_ceil(batch_size));
     for start in (0..count).step_by(batch_size) {
         let len = batch_size.min(count - start);
-        chunks.push(network.embed(&images(start, len)?, false)?);
+        // Detached, so that the chunks do not keep their autograd graphs (every intermediate
+        // activation) alive until the last one is embedded.
+        chunks.push(network.embed(&images(start, len)?, false)?.detach());
     }
     Ok(Tensor::cat(&chunks, 0)?)
 }

@@ -122,7 +122,9 @@ impl TrainingCheckpoint {
         let folder = last_complete_dir(dir).ok_or_else(|| {
             invalid(
                 dir,
-                "the folder does not exist; check the path, or start the run with train_with_checkpoints".to_owned(),
+                "the folder does not exist: a run writes its first checkpoint at its first history record \
+                 (validation or end), so check the path or train the run again"
+                    .to_owned(),
                 None,
             )
         })?;

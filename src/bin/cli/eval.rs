@@ -71,7 +71,8 @@ pub struct EvalArgs {
     one_shot_runs: Option<PathBuf>,
 
     /// Write every query's prediction to this CSV file: episode, row and path of the query,
-    /// its class, the predicted class and the head's score.
+    /// its class, the predicted class and the head's class score of the predicted class
+    /// (higher is closer; for a prototypical network, the negative squared distance).
     #[arg(long, value_name = "FILE", requires = "data")]
     predictions: Option<PathBuf>,
 
@@ -123,6 +124,10 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
                 });
             }
             set = set.filter_alphabets(|alphabet| arguments.alphabets.iter().any(|a| a == alphabet))?;
+        }
+        // An output file that cannot be written fails before the evaluation, not after it.
+        for path in arguments.predictions.iter().chain(&arguments.confusion) {
+            write_text(path, "")?;
         }
         if arguments.predictions.is_none() && arguments.confusion.is_none() {
             for (protocol, report) in evaluate_protocols(

@@ -19,7 +19,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-/// Few-shot learning on candle: train and evaluate prototypical networks.
+/// Few-shot learning on candle: train, evaluate and serve prototypical, matching, relation and
+/// siamese networks.
 #[derive(Debug, Parser)]
 #[command(name = "fsl", version, about)]
 pub struct Cli {
@@ -38,8 +39,8 @@ enum Command {
     Omniglot(omniglot::OmniglotArgs),
     /// Build Parquet tables from image collections, describe them, and assign splits.
     Data(data::DataArgs),
-    /// Train a prototypical network on an Omniglot archive or folder, a Parquet table or an
-    /// image folder, and save it.
+    /// Train a network (a prototypical network with flags; any encoder and head with --config)
+    /// on an Omniglot archive or folder, a Parquet table or an image folder, and save it.
     Train(train::TrainArgs),
     /// Evaluate a saved model episodically on any data `fsl train` reads, or on the official
     /// one-shot runs.

@@ -1,12 +1,12 @@
 //! `fsl train`: train on an Omniglot archive or folder, a Parquet table or an image folder,
 //! from flags or from a configuration file, and write the run folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use fsl::omniglot::{CharacterSet, DataSection, EpisodeSection, RunConfig, TrainingData, TrainingSection};
-use fsl_models::FewShotNetwork;
 use fsl_models::callbacks::{BestCheckpoint, Callback, EarlyStopping, HistoryCsv};
+use fsl_models::{FewShotNetwork, ModelConfig};
 
 use super::omniglot::TrainOptions;
 use super::{LogFile, create_folder, write_text};
@@ -116,6 +116,14 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     if config.augmentation.is_none() {
         config.augmentation = augmenter.as_ref().and_then(|augmenter| augmenter.config());
     }
+
+    // Building the network checks the encoder and head settings (a relation head of 0 hidden
+    // units, a matching scale of 0); a resumed run must continue the model its checkpoint holds.
+    let network = FewShotNetwork::new(config.model.clone())?;
+    if let Some(run) = &arguments.resume {
+        check_resumable(run, &config)?;
+    }
+
     let set = CharacterSet::open(&config.data.path, config.data.split.as_deref())?;
     let training = TrainingData::prepare(&set, &settings, config.model.seed, image_size, augmenter)?;
 
@@ -147,7 +155,6 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     let (network, history) = if arguments.resume.is_some() {
         training.resume(&checkpoint, &mut callbacks)?
     } else {
-        let network = FewShotNetwork::new(config.model.clone())?;
         let history = training.train_with_checkpoints(&network, &checkpoint, &mut callbacks)?;
         (network, history)
     };
@@ -156,5 +163,41 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     history.write_csv(&output.join("history.csv"))?;
     history.plot(&output.join("training_curve.png"))?;
     println!("Saved the model to {}.", output.join("model").display());
+    Ok(())
+}
+
+/// Checks that `run` has a checkpoint and that its model is the `[model]` of the run's
+/// config.toml, so that an edited architecture is not silently ignored.
+fn check_resumable(run: &Path, config: &RunConfig) -> fsl::Result<()> {
+    let checkpoint = run.join("checkpoint");
+    let saved = ["", ".previous"]
+        .iter()
+        .map(|suffix| PathBuf::from(format!("{}{suffix}", checkpoint.display())).join("config.json"))
+        .find(|path| path.is_file())
+        .ok_or_else(|| fsl::Error::InvalidSetting {
+            name: "resume",
+            value: run.display().to_string(),
+            reason: "the run has no checkpoint yet (one is written at every validation and at the end); \
+                     train it again with `fsl train --config`"
+                .to_owned(),
+        })?;
+    let text = std::fs::read_to_string(&saved).map_err(|source| fsl::Error::Read {
+        path: saved.clone(),
+        source,
+    })?;
+    let model: ModelConfig = serde_json::from_str(&text).map_err(|source| fsl::Error::InvalidSetting {
+        name: "resume",
+        value: saved.display().to_string(),
+        reason: format!("the checkpoint's model configuration does not parse: {source}"),
+    })?;
+    if model != config.model {
+        return Err(fsl::Error::InvalidSetting {
+            name: "model",
+            value: run.join("config.toml").display().to_string(),
+            reason: "its [model] differs from the model of the checkpoint; a resumed run keeps its \
+                     architecture and head, so restore [model] or train a new run"
+                .to_owned(),
+        });
+    }
     Ok(())
 }
