@@ -83,9 +83,9 @@ impl ParamStore {
     /// Writes every parameter and buffer to a safetensors file.
     pub fn save(&self, path: &Path) -> Result<()> {
         let tensors: HashMap<String, Tensor> = self.tensors().into_iter().collect();
-        candle_core::safetensors::save(&tensors, path).map_err(|error| Error::Checkpoint {
+        save_safetensors(&tensors, path).map_err(|reason| Error::Checkpoint {
             path: path.to_path_buf(),
-            reason: format!("failed to write safetensors: {error}"),
+            reason,
         })
     }
 
@@ -214,4 +214,25 @@ fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Writes `tensors` to a safetensors file readable by every user, like the JSON files written
+/// beside it.
+///
+/// safetensors writes through a temporary file, which is created with mode 0600 on Unix, so the
+/// file gets mode 0644 afterwards.
+///
+/// # Errors
+///
+/// A message naming the failed step.
+pub fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> std::result::Result<(), String> {
+    candle_core::safetensors::save(tensors, path).map_err(|error| format!("failed to write safetensors: {error}"))?;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|error| format!("failed to make the file readable: {error}"))?;
+    }
+    Ok(())
 }

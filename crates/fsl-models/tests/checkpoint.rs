@@ -217,3 +217,20 @@ fn load_missing_weights_names_file() {
     );
     assert!(error.to_string().contains("model.safetensors"), "{error}");
 }
+
+/// safetensors writes through a temporary file of mode 0600; saved weights are readable by
+/// every user, like the configuration beside them.
+#[cfg(unix)]
+#[test]
+fn saved_weights_are_readable_by_everyone() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    FewShotNetwork::new(config(4)).unwrap().save(dir.path()).unwrap();
+
+    let mode = std::fs::metadata(dir.path().join("model.safetensors"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644, "mode {mode:o}");
+}

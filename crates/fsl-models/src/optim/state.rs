@@ -252,10 +252,10 @@ impl OptimizerState {
         };
 
         let buffers_path = dir.join(STATE_BUFFERS_FILE);
-        candle_core::safetensors::save(&tensors, &buffers_path).map_err(|source| Error::Io {
+        fsl_layers::params::save_safetensors(&tensors, &buffers_path).map_err(|reason| Error::Io {
             action: "write",
             path: buffers_path.clone(),
-            source: std::io::Error::other(source),
+            source: std::io::Error::other(reason),
         })?;
         let description_path = dir.join(STATE_DESCRIPTION_FILE);
         let json = serde_json::to_string_pretty(&description).map_err(|source| Error::Io {
