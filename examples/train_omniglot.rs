@@ -17,13 +17,25 @@ use fsl::sequences::decode_images;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     fsl::allocator::keep_freed_pages();
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_writer(std::io::stderr).init();
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: train_omniglot <images_background_small1.zip>")?;
-    let quick = std::env::var("FSL_EXAMPLE_QUICK").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"));
+    // The values that leave it off are those of clap's `FalseyValueParser`, as in the other examples.
+    let quick = std::env::var("FSL_EXAMPLE_QUICK")
+        .is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "f" | "false" | "n" | "no" | "off"));
     let (episodes, eval_episodes) = if quick { (5, 20) } else { (200, 200) };
 
     // Characters of different alphabets share folder names, so the class is alphabet/character.

@@ -5,18 +5,22 @@
 #[non_exhaustive]
 pub enum Error {
     /// Reading or converting a dataset failed.
+    #[cfg(feature = "datasets")]
     #[error(transparent)]
     Datasets(#[from] fsl_datasets::Error),
 
     /// Sampling or loading episodes failed.
+    #[cfg(feature = "sequences")]
     #[error(transparent)]
     Sequences(#[from] fsl_sequences::Error),
 
     /// Building, training, evaluating or saving a model failed.
+    #[cfg(feature = "models")]
     #[error(transparent)]
     Models(#[from] fsl_models::Error),
 
     /// A tensor operation failed.
+    #[cfg(feature = "layers")]
     #[error(transparent)]
     Layers(#[from] fsl_layers::Error),
 
@@ -25,6 +29,7 @@ pub enum Error {
     Candle(#[from] candle_core::Error),
 
     /// An augmentation setting is invalid.
+    #[cfg(feature = "augment")]
     #[error(transparent)]
     Augment(#[from] fsl_augment::Error),
 
@@ -75,8 +80,12 @@ impl Error {
     /// operation). The `fsl` binary exits with 2 for the first kind and 1 for the second.
     pub fn is_input_error(&self) -> bool {
         match self {
-            Self::InvalidSetting { .. } | Self::Config { .. } | Self::Read { .. } | Self::Augment(_) => true,
+            Self::InvalidSetting { .. } | Self::Config { .. } | Self::Read { .. } => true,
+            #[cfg(feature = "augment")]
+            Self::Augment(_) => true,
+            #[cfg(feature = "datasets")]
             Self::Datasets(error) => is_input_dataset_error(error),
+            #[cfg(feature = "sequences")]
             Self::Sequences(error) => match error {
                 fsl_sequences::Error::Dataset(error) => is_input_dataset_error(error),
                 fsl_sequences::Error::SpawnWorker(_)
@@ -84,6 +93,7 @@ impl Error {
                 | fsl_sequences::Error::Tensor(_) => false,
                 _ => true,
             },
+            #[cfg(feature = "models")]
             Self::Models(error) => matches!(
                 error,
                 fsl_models::Error::InvalidConfig { .. }
@@ -95,12 +105,15 @@ impl Error {
                     // A layer rejecting a size, such as a relation head of 0 hidden units.
                     | fsl_models::Error::Layers(fsl_layers::Error::InvalidArgument { .. })
             ),
-            Self::Layers(_) | Self::Candle(_) | Self::Io { .. } => false,
+            #[cfg(feature = "layers")]
+            Self::Layers(_) => false,
+            Self::Candle(_) | Self::Io { .. } => false,
         }
     }
 }
 
 /// Classifies every dataset error as an input error except the failure of an output file.
+#[cfg(feature = "datasets")]
 fn is_input_dataset_error(error: &fsl_datasets::Error) -> bool {
     const OUTPUT_ACTIONS: [&str; 5] = ["write", "create", "create folder", "sync", "rename"];
     !matches!(error, fsl_datasets::Error::Io { action, .. } if OUTPUT_ACTIONS.contains(action))

@@ -53,12 +53,10 @@ pub use fsl_models as models;
 #[cfg(feature = "sequences")]
 pub use fsl_sequences as sequences;
 
-#[cfg(all(feature = "models", feature = "sequences", feature = "datasets", feature = "augment"))]
 pub mod allocator;
 mod error;
 #[cfg(all(feature = "models", feature = "sequences", feature = "datasets", feature = "augment"))]
 pub mod omniglot;
-#[cfg(all(feature = "models", feature = "sequences", feature = "datasets", feature = "augment"))]
 pub use error::{Error, Result};
 
 /// The names most programs need, for `use fsl::prelude::*`.
