@@ -176,12 +176,7 @@ impl Normalize {
         let (batch, channels, height, width) = shape.dims4()?;
         let plane = height * width;
         let count = (batch * plane) as f64;
-        let gamma: Vec<f64> = with_slice::<T, _>(gamma, |g| g.iter().map(|v| v.to_f64()).collect())?;
-        let inv_std: Vec<f64> = statistics
-            .variance
-            .iter()
-            .map(|v| 1.0 / (v + self.eps).sqrt())
-            .collect();
+        let (gamma, inv_std) = backward_factors::<T>(gamma, statistics, self.eps)?;
 
         let (grad_x, sums) = with_slice::<T, _>(x, |x| {
             with_slice::<T, _>(grad, |g| {
@@ -221,13 +216,35 @@ impl Normalize {
             })
         })??;
 
-        let device = x.device();
-        let grad_gamma: Vec<T> = sums.iter().map(|s| T::from_f64(s.1)).collect();
-        let grad_beta: Vec<T> = sums.iter().map(|s| T::from_f64(s.0)).collect();
-        Ok((
-            Tensor::from_vec(grad_x, shape, device)?,
-            Tensor::from_vec(grad_gamma, channels, device)?,
-            Tensor::from_vec(grad_beta, channels, device)?,
-        ))
+        let [grad_x, grad_gamma, grad_beta] = gradient_tensors(grad_x, &sums, shape, x.device())?;
+        Ok((grad_x, grad_gamma, grad_beta))
     }
+}
+
+/// Returns `γ` in f64 and `1 / σ` of every channel, the factors of the backward pass.
+pub(crate) fn backward_factors<T: WithDType>(
+    gamma: &Tensor,
+    statistics: &ChannelStatistics,
+    eps: f64,
+) -> candle_core::Result<(Vec<f64>, Vec<f64>)> {
+    let gamma = with_slice::<T, _>(gamma, |g| g.iter().map(|v| v.to_f64()).collect())?;
+    let inv_std = statistics.variance.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    Ok((gamma, inv_std))
+}
+
+/// Builds the gradients of `x`, `γ` and `β` from the input gradient and the per-channel sums
+/// `(Σ g, Σ g x̂)`, which are the gradients of `β` and `γ`.
+pub(crate) fn gradient_tensors<T: WithDType>(
+    grad_x: Vec<T>,
+    sums: &[(f64, f64)],
+    shape: Shape,
+    device: &candle_core::Device,
+) -> candle_core::Result<[Tensor; 3]> {
+    let grad_gamma: Vec<T> = sums.iter().map(|s| T::from_f64(s.1)).collect();
+    let grad_beta: Vec<T> = sums.iter().map(|s| T::from_f64(s.0)).collect();
+    Ok([
+        Tensor::from_vec(grad_x, shape, device)?,
+        Tensor::from_vec(grad_gamma, sums.len(), device)?,
+        Tensor::from_vec(grad_beta, sums.len(), device)?,
+    ])
 }

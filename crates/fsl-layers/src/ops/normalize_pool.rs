@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::cpu::with_slice;
 use super::im2col::unsupported;
 use super::max_pool::{MaxPool2d, contiguous_range};
-use super::normalize::{ChannelStatistics, channel_statistics};
+use super::normalize::{ChannelStatistics, backward_factors, channel_statistics, gradient_tensors};
 
 /// The state the forward pass leaves for the backward pass.
 #[derive(Debug, Default)]
@@ -131,12 +131,7 @@ impl NormalizePool {
         let plane = height * width;
         let out_plane = grad.elem_count() / (batch * channels).max(1);
         let count = (batch * plane) as f64;
-        let gamma: Vec<f64> = with_slice::<T, _>(gamma, |g| g.iter().map(|v| v.to_f64()).collect())?;
-        let inv_std: Vec<f64> = statistics
-            .variance
-            .iter()
-            .map(|v| 1.0 / (v + self.eps).sqrt())
-            .collect();
+        let (gamma, inv_std) = backward_factors::<T>(gamma, statistics, self.eps)?;
 
         let (grad_x, sums) = with_slice::<T, _>(x, |x| {
             with_slice::<T, _>(grad, |g| {
@@ -195,14 +190,7 @@ impl NormalizePool {
             })
         })??;
 
-        let device = x.device();
-        let grad_gamma: Vec<T> = sums.iter().map(|s| T::from_f64(s.1)).collect();
-        let grad_beta: Vec<T> = sums.iter().map(|s| T::from_f64(s.0)).collect();
-        Ok([
-            Tensor::from_vec(grad_x, shape, device)?,
-            Tensor::from_vec(grad_gamma, channels, device)?,
-            Tensor::from_vec(grad_beta, channels, device)?,
-        ])
+        gradient_tensors(grad_x, &sums, shape, x.device())
     }
 }
 
