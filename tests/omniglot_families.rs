@@ -41,7 +41,7 @@ fn job(output_dir: std::path::PathBuf) -> OmniglotJob {
 }
 
 #[test]
-fn every_family_beats_its_untrained_self_on_unseen_alphabets() {
+fn families_beat_untrained_networks() {
     let output = tempfile::tempdir().unwrap();
     let job = job(output.path().to_path_buf());
     let train_set = CharacterSet::load(&job.source.locate(OmniglotArchive::BackgroundSmall1).unwrap()).unwrap();

@@ -102,7 +102,7 @@ fn mismatched_support_and_corrupt_image_are_errors() {
 }
 
 #[test]
-fn classifier_scores_with_the_head_the_model_was_trained_with() {
+fn classifier_scores_with_model_head() {
     let labels: Vec<String> = ["cat", "dog", "owl"].map(String::from).to_vec();
     let cases = [
         // Cosine attention: a query identical to a support image gives it the largest weight.

@@ -18,10 +18,10 @@ const EMBED_BATCH: usize = 256;
 /// A saved network ready to label images against a support set.
 ///
 /// A query gets the label its network's head scores best. For a prototypical network the
-/// scores are squared Euclidean distances to each label's prototype (the mean embedding of its
-/// support images; lower is closer), and for a siamese network with a distance kernel the mean
-/// distance to the label's images; for every other head they are the head's class scores
-/// (higher is closer). [`score_name`](Self::score_name) says which.
+/// scores are squared Euclidean distances to each label's prototype, the mean embedding of its
+/// support images, so lower is closer. A siamese network with a distance kernel gives the mean
+/// distance to the label's images. Every other head gives its class scores, where higher is
+/// closer. [`score_name`](Self::score_name) names the kind.
 pub struct FewShotClassifier {
     network: FewShotNetwork,
     image_size: u32,

@@ -104,7 +104,7 @@ impl<L: Ord + Clone + Display> ConfusionMatrix<L> {
     }
 }
 
-/// Quotes a CSV field when it holds a comma, a quote or a line break.
+/// Quotes a CSV field when it contains a comma, a quote or a line break.
 pub(crate) fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))

@@ -100,8 +100,8 @@ pub struct OneShotReport {
     pub mean_error: f64,
 }
 
-/// Scores each run: a query is correct when the head scores its answer highest, each support
-/// image being a class of its own.
+/// Scores each run: a query is correct when the head scores its expected support image highest.
+/// Each support image is a class of its own.
 pub fn evaluate_one_shot_runs(network: &FewShotNetwork, runs: &[OneShotRunImages]) -> Result<OneShotReport> {
     if runs.is_empty() {
         return Err(Error::InvalidConfig {

@@ -412,7 +412,7 @@ fn single_query_eval_embedding_depends_on_image() {
 }
 
 #[test]
-fn one_shot_runs_embed_single_queries_in_eval_mode() {
+fn one_shot_runs_use_eval_mode() {
     let network = darknet7_identity_network();
     let initial = snapshot(&network);
     let runs = [

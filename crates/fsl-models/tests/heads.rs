@@ -137,7 +137,7 @@ fn relation_head_scores_query_prototype_pairs() {
 }
 
 #[test]
-fn siamese_dense_sigmoid_head_averages_pairs_and_trains_on_pair_logits() {
+fn dense_sigmoid_head_scores_and_loss() {
     // Logit 1 - |x - x'|₁ (weight [-1, -1], bias 1). Query [1, 0]: logits 1, -1, 0; query
     // [0, 2]: -2, 0, -1. Class scores are the mean sigmoid over each class's items; the loss is
     // the binary cross-entropy of the six pair logits against "same class".
@@ -158,7 +158,8 @@ fn siamese_dense_sigmoid_head_averages_pairs_and_trains_on_pair_logits() {
         "class means",
     );
     assert_loss(loss, 0.575_501_239, "pair cross-entropy");
-    assert!(head.learnt_kernel().is_some() && head.kernel().is_some());
+    assert!(head.learnt_kernel().is_some());
+    assert!(head.kernel().is_some());
 }
 
 #[test]
@@ -265,7 +266,7 @@ fn episode(index: u64) -> EpisodeBatch {
 }
 
 #[test]
-fn every_head_trains_and_round_trips_through_save_and_load() {
+fn every_head_trains_and_reloads() {
     let heads = [
         HeadConfig::Prototypical,
         HeadConfig::Matching { scale: 5.0 },

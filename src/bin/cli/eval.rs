@@ -71,8 +71,8 @@ pub struct EvalArgs {
     one_shot_runs: Option<PathBuf>,
 
     /// Write every query's prediction to this CSV file: episode, row and path of the query,
-    /// its class, the predicted class and the head's class score of the predicted class
-    /// (higher is closer; for a prototypical network, the negative squared distance).
+    /// its class, the predicted class and the head's score of the predicted class. Higher
+    /// scores are closer, so a prototypical network's score is the negative squared distance.
     #[arg(long, value_name = "FILE", requires = "data")]
     predictions: Option<PathBuf>,
 

@@ -39,8 +39,8 @@ enum Command {
     Omniglot(omniglot::OmniglotArgs),
     /// Build Parquet tables from image collections, describe them, and assign splits.
     Data(data::DataArgs),
-    /// Train a network (a prototypical network with flags; any encoder and head with --config)
-    /// on an Omniglot archive or folder, a Parquet table or an image folder, and save it.
+    /// Train a network on an Omniglot archive or folder, a Parquet table or an image folder, and
+    /// save it. Flags train a prototypical network; --config trains any encoder and head.
     Train(train::TrainArgs),
     /// Evaluate a saved model episodically on any data `fsl train` reads, or on the official
     /// one-shot runs.

@@ -37,7 +37,7 @@ pub struct TrainArgs {
 
     /// Continue the run in this folder from its last checkpoint (RUN/checkpoint, written at
     /// every validation and at the end) with the settings of its config.toml, up to
-    /// `training.episodes`; raise that value in config.toml to train a finished run further.
+    /// `training.episodes`. Raise that value in config.toml to train a finished run further.
     /// The result equals an uninterrupted run's.
     #[arg(long, value_name = "RUN", conflicts_with_all = CONFIG_FLAGS, conflicts_with_all = ["config", "output_dir"])]
     resume: Option<PathBuf>,
@@ -117,8 +117,8 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
         config.augmentation = augmenter.as_ref().and_then(|augmenter| augmenter.config());
     }
 
-    // Building the network checks the encoder and head settings (a relation head of 0 hidden
-    // units, a matching scale of 0); a resumed run must continue the model its checkpoint holds.
+    // Building the network checks the encoder and head settings, such as a relation head of 0
+    // hidden units. A resumed run must continue the model of its checkpoint.
     let network = FewShotNetwork::new(config.model.clone())?;
     if let Some(run) = &arguments.resume {
         check_resumable(run, &config)?;
@@ -143,8 +143,8 @@ pub fn run(arguments: TrainArgs, log: &LogFile) -> fsl::Result<()> {
     }
     tracing::info!(config = %output.join("config.toml").display(), "training");
 
-    // With validation, the model of the best validation accuracy is kept beside the last one;
-    // the history is rewritten after every record, so a stopped run keeps it.
+    // With validation, the model of the best validation accuracy is kept beside the last one.
+    // The history is rewritten after every record, so a stopped run keeps it.
     let mut best = BestCheckpoint::new(output.join("best_model"));
     let mut history_csv = HistoryCsv::new(output.join("history.csv"));
     let mut callbacks: Vec<&mut dyn Callback> = vec![&mut best, &mut history_csv];
