@@ -7,16 +7,28 @@
 //! the activations for nothing.
 //! Inside one operation the convolution output is a private buffer, and the backward pass hands
 //! the normalisation's input gradient straight to the convolution's.
+//!
+//! Each image's work happens while its output is in cache. Forward: convolve, take the moments
+//! of every channel plane and pool the raw values. The normalisation is `x · scale + shift` per
+//! channel, so it moves no window's winner (see [`Extremum::under_scale`]). Once every
+//! image is done, the moments merge into batch statistics and only the pooled values are
+//! normalised.
+//! Backward: sum `g` and `g x̂` over the window winners, then per image write the convolution's
+//! output gradient into a small buffer and run the convolution's backward pass on it at once.
 
 use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+use rayon::prelude::*;
 
 use super::batch_norm::BatchNorm2d;
 use super::conv::Conv2d;
 use super::conv_kernel::ConvKernel;
+use super::cpu::with_slice;
 use super::im2col::unsupported;
-use super::max_pool::{MaxPool2d, contiguous_range};
+use super::max_pool::{Extremum, MaxPool2d, contiguous_range};
+use super::moments::{Moments, merge_channels};
+use super::normalize::affine_factors;
 use super::normalize_pool::NormalizePool;
 use crate::{Error, Result};
 
@@ -88,21 +100,71 @@ impl ConvNormalizePool {
         let sizes = self.conv.0.sizes(x_shape)?;
         let channels = packed.len() / 3;
         let row = |index: usize| &packed[index * channels..(index + 1) * channels];
-
-        let conv_output = self.conv.forward(x, weight, row(BIAS_ROW), sizes);
-        let conv_shape = Shape::from((sizes.batch, channels, sizes.out_height, sizes.out_width));
-        let pooled = self
+        let (bias, gamma, beta) = (row(BIAS_ROW), row(GAMMA_ROW), row(BETA_ROW));
+        let (height, width, positions) = (sizes.out_height, sizes.out_width, sizes.positions());
+        let out = self
             .norm
-            .forward_typed(&conv_output, row(GAMMA_ROW), row(BETA_ROW), &conv_shape)?;
+            .pool
+            .output_size(height, width)
+            .map_err(candle_core::Error::wrap)?;
+        let out_plane = out.0 * out.1;
+        // The normalisation scales channel c by γ_c / σ_c, whose sign is γ_c's, so the raw
+        // values can be pooled before σ is known.
+        let extrema: Vec<Extremum> = gamma.iter().map(|&g| Extremum::under_scale(g)).collect();
 
+        let mut conv_output = vec![T::zero(); sizes.batch * channels * positions];
+        let mut pooled = vec![T::zero(); sizes.batch * channels * out_plane];
+        let mut argmax = vec![0u32; pooled.len()];
+        let mut moments = vec![Moments::default(); sizes.batch * channels];
+        conv_output
+            .par_chunks_mut(channels * positions)
+            .zip(x.par_chunks(sizes.image_len()))
+            .zip(pooled.par_chunks_mut(channels * out_plane))
+            .zip(argmax.par_chunks_mut(channels * out_plane))
+            .zip(moments.par_chunks_mut(channels))
+            .for_each_init(
+                || self.conv.patch_buffer(sizes),
+                |cols, ((((y, image), values), maxima), image_moments)| {
+                    self.conv.forward_image(image, weight, bias, sizes, cols, y);
+
+                    // While the image's output is in cache: its moments and its windows.
+                    for (c, (plane, moments)) in y.chunks(positions).zip(image_moments.iter_mut()).enumerate() {
+                        *moments = Moments::of_plane(plane);
+                        self.norm.pool.extrema_of_plane(
+                            plane,
+                            (height, width),
+                            out,
+                            extrema[c],
+                            &mut values[c * out_plane..][..out_plane],
+                            &mut maxima[c * out_plane..][..out_plane],
+                        );
+                    }
+                },
+            );
+
+        let statistics = merge_channels(&moments, channels);
+        let factors = affine_factors(&statistics, gamma, beta, self.norm.eps);
+        pooled
+            .par_chunks_mut(out_plane)
+            .enumerate()
+            .for_each(|(index, values)| {
+                let (scale, shift) = factors[index % channels];
+                values.iter_mut().for_each(|v| *v = *v * scale + shift);
+            });
+        self.norm.save(&statistics, argmax)?;
+
+        let conv_shape = Shape::from((sizes.batch, channels, height, width));
         let tensor = Tensor::from_vec(conv_output, conv_shape, &candle_core::Device::Cpu)?;
         *self
             .conv_output
             .lock()
             .map_err(|_| candle_core::Error::Msg("convolution block state lock poisoned".into()))? = Some(tensor);
-        Ok(pooled)
+        Ok((pooled, Shape::from((sizes.batch, channels, out.0, out.1))))
     }
 
+    /// Returns the gradients of the input (when it needs one), the weight and the packed
+    /// `[bias; γ; β]`. The convolution's output gradient is never stored: each image's is
+    /// computed from the batch-norm coefficients right before the convolution uses it.
     fn backward<T: WithDType>(
         &self,
         x: &Tensor,
@@ -117,11 +179,58 @@ impl ConvNormalizePool {
             .clone()
             .ok_or_else(|| candle_core::Error::Msg("convolution block backward before forward".into()))?;
 
-        let gamma = packed.get(GAMMA_ROW)?;
-        let [grad_conv_output, grad_gamma, grad_beta] = self.norm.backward::<T>(&conv_output, &gamma, grad)?;
-        let (grad_x, grad_weight, grad_bias) = self.conv.backward_tensors::<T>(x, weight, &grad_conv_output)?;
-        let grad_packed = Tensor::stack(&[&grad_bias, &grad_gamma, &grad_beta], 0)?;
-        Ok((grad_x, grad_weight, grad_packed))
+        let (coefficients, sums) = self
+            .norm
+            .gradient_coefficients::<T>(&conv_output, &packed.get(GAMMA_ROW)?, grad)?;
+
+        let sizes = self.conv.0.sizes(x.shape())?;
+        let channels = weight.dims()[0];
+        let positions = sizes.positions();
+        let out_plane = grad.elem_count() / (sizes.batch * channels).max(1);
+        let need_input_grad = x.track_op();
+        let (grad_x, grad_weight, grad_bias) = with_slice::<T, _>(x, |xs| {
+            with_slice::<T, _>(weight, |w| {
+                with_slice::<T, _>(&conv_output, |y| {
+                    with_slice::<T, _>(grad, |g| {
+                        self.norm.with_argmax(|argmax| {
+                            self.conv
+                                .backward_from(xs, w, sizes, channels, need_input_grad, |n, upstream| {
+                                    for (c, out) in upstream.chunks_mut(positions).enumerate() {
+                                        let plane = n * channels + c;
+                                        coefficients[c].write_plane(
+                                            &y[plane * positions..][..positions],
+                                            &g[plane * out_plane..][..out_plane],
+                                            &argmax[plane * out_plane..][..out_plane],
+                                            out,
+                                        );
+                                    }
+                                })
+                        })
+                    })
+                })
+            })
+        })?????;
+
+        let device = x.device();
+        let grad_x = match grad_x {
+            Some(values) => Some(Tensor::from_vec(values, x.shape(), device)?),
+            None => None,
+        };
+        let grad_gamma: Vec<T> = sums.iter().map(|s| T::from_f64(s.1)).collect();
+        let grad_beta: Vec<T> = sums.iter().map(|s| T::from_f64(s.0)).collect();
+        let grad_packed = Tensor::stack(
+            &[
+                Tensor::from_vec(grad_bias, channels, device)?,
+                Tensor::from_vec(grad_gamma, channels, device)?,
+                Tensor::from_vec(grad_beta, channels, device)?,
+            ],
+            0,
+        )?;
+        Ok((
+            grad_x,
+            Tensor::from_vec(grad_weight, weight.shape(), device)?,
+            grad_packed,
+        ))
     }
 }
 

@@ -5,6 +5,12 @@
 //! values for Conv-4's second block on 28x28 input). The product goes straight into the
 //! `N x C x H x W` output, so no batch-sized patch matrix is allocated and no transpose follows.
 //! Images run in parallel on rayon, each multiply on one thread.
+//!
+//! The backward pass makes one parallel pass over fixed groups of images. For each image it
+//! adds `g · colsᵀ` to the group's weight gradient. With stride 1 it gets the input gradient as
+//! a convolution of the output gradient with the flipped, transposed kernel, an unfold and a
+//! product shaped like the forward one. The textbook `col2im(Wᵀ · g)`, which other strides
+//! take, multiplies into a large patch matrix and then scatters it back with additions.
 
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
@@ -23,86 +29,133 @@ pub(crate) struct ConvKernel(pub Patches);
 
 impl ConvKernel {
     pub(crate) fn forward<T: WithDType>(&self, x: &[T], weight: &[T], bias: &[T], sizes: Sizes) -> Vec<T> {
-        let patches = self.0;
         let out_channels = bias.len();
-        let (patch, positions) = (patches.patch_len(sizes), sizes.positions());
-        let mut output = vec![T::zero(); sizes.batch * out_channels * positions];
+        let mut output = vec![T::zero(); sizes.batch * out_channels * sizes.positions()];
 
         output
-            .par_chunks_mut(out_channels * positions)
+            .par_chunks_mut(out_channels * sizes.positions())
             .zip(x.par_chunks(sizes.image_len()))
             .for_each_init(
-                || vec![T::zero(); positions * patch],
-                |cols, (y, image)| {
-                    patches.unfold_image(image, sizes, cols);
-
-                    // y (C_out x OH·OW) = W (C_out x C·K·K) · cols (C·K·K x OH·OW).
-                    let w = MatrixView::row_major(weight, out_channels, patch);
-                    matmul(w, MatrixView::row_major(cols, patch, positions), y, false);
-                    for (row, &b) in y.chunks_mut(positions).zip(bias) {
-                        row.iter_mut().for_each(|v| *v += b);
-                    }
-                },
+                || self.patch_buffer(sizes),
+                |cols, (y, image)| self.forward_image(image, weight, bias, sizes, cols, y),
             );
         output
     }
 
-    /// Returns `∂x` (only when `need_input_grad`), `∂W` and `∂b` for the upstream gradient `grad`.
-    fn backward<T: WithDType>(
+    /// Returns a buffer for the unfolded patches of one image.
+    pub(crate) fn patch_buffer<T: WithDType>(&self, sizes: Sizes) -> Vec<T> {
+        vec![T::zero(); self.0.patch_len(sizes) * sizes.positions()]
+    }
+
+    /// Convolves one image into `y` (`C_out x OH·OW`), unfolding it into `cols` on the way.
+    pub(crate) fn forward_image<T: WithDType>(
+        &self,
+        image: &[T],
+        weight: &[T],
+        bias: &[T],
+        sizes: Sizes,
+        cols: &mut [T],
+        y: &mut [T],
+    ) {
+        let (patch, positions) = (self.0.patch_len(sizes), sizes.positions());
+        self.0.unfold_image(image, sizes, cols);
+
+        // y (C_out x OH·OW) = W (C_out x C·K·K) · cols (C·K·K x OH·OW).
+        let w = MatrixView::row_major(weight, bias.len(), patch);
+        matmul(w, MatrixView::row_major(cols, patch, positions), y, false);
+        for (row, &b) in y.chunks_mut(positions).zip(bias) {
+            row.iter_mut().for_each(|v| *v += b);
+        }
+    }
+
+    /// Returns `∂x` (only when `need_input_grad`), `∂W` and `∂b`. `upstream(n, g)` writes the
+    /// gradient of image `n`'s output (`C_out x OH·OW`) into `g`. The fused Conv-4 block
+    /// computes it there from the batch-norm backward pass, so it is still in cache when used.
+    pub(crate) fn backward_from<T: WithDType>(
         &self,
         x: &[T],
         weight: &[T],
-        grad: &[T],
         sizes: Sizes,
         out_channels: usize,
         need_input_grad: bool,
+        upstream: impl Fn(usize, &mut [T]) + Sync,
     ) -> (Option<Vec<T>>, Vec<T>, Vec<T>) {
         let patches = self.0;
         let (patch, positions) = (patches.patch_len(sizes), sizes.positions());
-        let grad_per_image = out_channels * positions;
 
-        // ∂x_n = col2im(Wᵀ · g_n), independent per image.
-        let grad_input = need_input_grad.then(|| {
-            let mut grad_input = vec![T::zero(); x.len()];
-            grad_input
-                .par_chunks_mut(sizes.image_len())
-                .zip(grad.par_chunks(grad_per_image))
-                .for_each_init(
-                    || vec![T::zero(); positions * patch],
-                    |grad_cols, (grad_image, g)| {
-                        matmul(
-                            MatrixView::transposed(weight, out_channels, patch),
-                            MatrixView::row_major(g, out_channels, positions),
-                            grad_cols,
-                            false,
-                        );
-                        patches.fold_image(grad_cols, sizes, grad_image);
-                    },
-                );
-            grad_input
-        });
-
-        // ∂W = Σ_n g_n · cols_nᵀ and ∂b = Σ_n Σ_positions g_n. Images are summed in fixed groups
-        // whose partial sums are added in group order: the grouping depends only on the batch
-        // size, never on rayon's scheduling, so the same inputs give bit-identical gradients.
+        // Images are summed in fixed groups whose partial sums of ∂W and ∂b are added in group
+        // order: the grouping depends only on the batch size, never on rayon's scheduling, so
+        // the same inputs give bit-identical gradients. ∂x is independent per image.
         let images_per_group = sizes.batch.div_ceil(GRADIENT_GROUPS).max(1);
-        let partial_sums: Vec<(Vec<T>, Vec<T>)> = x
-            .par_chunks(sizes.image_len() * images_per_group)
-            .zip(grad.par_chunks(grad_per_image * images_per_group))
-            .map(|(images, grads)| {
+        let group_len = sizes.image_len() * images_per_group;
+        let mut grad_input = if need_input_grad {
+            vec![T::zero(); x.len()]
+        } else {
+            Vec::new()
+        };
+        let groups = x.len().div_ceil(group_len.max(1));
+        let grad_input_groups: Vec<Option<&mut [T]>> = if need_input_grad {
+            grad_input.chunks_mut(group_len.max(1)).map(Some).collect()
+        } else {
+            (0..groups).map(|_| None).collect()
+        };
+
+        // With stride 1 the input gradient is itself a convolution, of the output gradient with
+        // the flipped, transposed kernel: an unfold and a well-shaped product instead of a
+        // product into a patch matrix and a scattered fold.
+        let transposed = self.transposed(sizes, out_channels);
+        let flipped_weight = transposed.map(|_| self.flipped_weight(weight, sizes.channels, out_channels));
+
+        let partial_sums: Vec<(Vec<T>, Vec<T>)> = grad_input_groups
+            .into_par_iter()
+            .zip(x.par_chunks(group_len.max(1)))
+            .enumerate()
+            .map(|(group, (mut grad_images, images))| {
                 let mut grad_weight = vec![T::zero(); out_channels * patch];
                 let mut grad_bias = vec![T::zero(); out_channels];
-                let mut cols = vec![T::zero(); positions * patch];
-                for (image, g) in images.chunks(sizes.image_len()).zip(grads.chunks(grad_per_image)) {
+                let mut cols = self.patch_buffer(sizes);
+                let mut grad_cols = match (need_input_grad, transposed) {
+                    (false, _) => Vec::new(),
+                    (true, Some((kernel, grad_sizes))) => kernel.patch_buffer(grad_sizes),
+                    (true, None) => self.patch_buffer(sizes),
+                };
+                let mut g = vec![T::zero(); out_channels * positions];
+
+                for (index, image) in images.chunks(sizes.image_len()).enumerate() {
+                    upstream(group * images_per_group + index, &mut g);
+
+                    // ∂W += g · colsᵀ and ∂b += Σ_positions g.
                     patches.unfold_image(image, sizes, &mut cols);
                     matmul(
-                        MatrixView::row_major(g, out_channels, positions),
+                        MatrixView::row_major(&g, out_channels, positions),
                         MatrixView::transposed(&cols, patch, positions),
                         &mut grad_weight,
                         true,
                     );
                     for (sum, row) in grad_bias.iter_mut().zip(g.chunks(positions)) {
                         *sum += row.iter().fold(T::zero(), |total, &v| total + v);
+                    }
+
+                    let Some(grad_images) = grad_images.as_deref_mut() else {
+                        continue;
+                    };
+                    let grad_image = &mut grad_images[index * sizes.image_len()..][..sizes.image_len()];
+                    if let (Some((kernel, grad_sizes)), Some(flipped)) = (transposed, flipped_weight.as_deref()) {
+                        // ∂x = W' · unfold(g), W' the flipped transposed kernel.
+                        kernel.0.unfold_image(&g, grad_sizes, &mut grad_cols);
+                        let grad_patch = kernel.0.patch_len(grad_sizes);
+                        let w = MatrixView::row_major(flipped, sizes.channels, grad_patch);
+                        let cols = MatrixView::row_major(&grad_cols, grad_patch, grad_sizes.positions());
+                        matmul(w, cols, grad_image, false);
+                    } else {
+                        // ∂x = col2im(Wᵀ · g).
+                        matmul(
+                            MatrixView::transposed(weight, out_channels, patch),
+                            MatrixView::row_major(&g, out_channels, positions),
+                            &mut grad_cols,
+                            false,
+                        );
+                        patches.fold_image(&grad_cols, sizes, grad_image);
                     }
                 }
                 (grad_weight, grad_bias)
@@ -118,7 +171,50 @@ impl ConvKernel {
                 .for_each(|(sum, &v)| *sum += v);
             grad_bias.iter_mut().zip(&partial_bias).for_each(|(sum, &v)| *sum += v);
         }
-        (grad_input, grad_weight, grad_bias)
+        (need_input_grad.then_some(grad_input), grad_weight, grad_bias)
+    }
+
+    /// Returns the convolution whose output is the input gradient, and its sizes, when the
+    /// stride is 1: over the output gradient (`C_out x OH x OW`), kernel `K`, padding `K - 1 - p`.
+    fn transposed(&self, sizes: Sizes, out_channels: usize) -> Option<(ConvKernel, Sizes)> {
+        let Patches {
+            kernel,
+            stride,
+            padding,
+        } = self.0;
+        if stride != 1 || padding >= kernel {
+            return None;
+        }
+        let patches = Patches {
+            kernel,
+            stride: 1,
+            padding: kernel - 1 - padding,
+        };
+        let grad_sizes = Sizes {
+            batch: sizes.batch,
+            channels: out_channels,
+            height: sizes.out_height,
+            width: sizes.out_width,
+            out_height: sizes.height,
+            out_width: sizes.width,
+        };
+        Some((ConvKernel(patches), grad_sizes))
+    }
+
+    /// Returns `W'[ci, co, ky, kx] = W[co, ci, K-1-ky, K-1-kx]`, a `C_in x (C_out·K·K)` matrix.
+    fn flipped_weight<T: WithDType>(&self, weight: &[T], in_channels: usize, out_channels: usize) -> Vec<T> {
+        let k = self.0.kernel;
+        let taps = k * k;
+        let mut flipped = vec![T::zero(); weight.len()];
+        for (ci, row) in flipped.chunks_mut(out_channels * taps).enumerate() {
+            for (co, kernel) in row.chunks_mut(taps).enumerate() {
+                let source = &weight[(co * in_channels + ci) * taps..][..taps];
+                for (tap, value) in kernel.iter_mut().enumerate() {
+                    *value = source[taps - 1 - tap];
+                }
+            }
+        }
+        flipped
     }
 
     /// Returns `∂x` (when `x` needs a gradient), `∂W` and `∂b` as tensors.
@@ -132,9 +228,14 @@ impl ConvKernel {
         let out_channels = weight.dims()[0];
         let need_input_grad = x.track_op();
 
+        let grad_per_image = out_channels * sizes.positions();
         let (grad_input, grad_weight, grad_bias) = with_slice::<T, _>(x, |x| {
             with_slice::<T, _>(weight, |w| {
-                with_slice::<T, _>(grad, |g| self.backward(x, w, g, sizes, out_channels, need_input_grad))
+                with_slice::<T, _>(grad, |g| {
+                    self.backward_from(x, w, sizes, out_channels, need_input_grad, |n, upstream| {
+                        upstream.copy_from_slice(&g[n * grad_per_image..][..grad_per_image]);
+                    })
+                })
             })
         })???;
 

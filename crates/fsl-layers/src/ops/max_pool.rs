@@ -102,30 +102,96 @@ impl MaxPool2d {
         height: usize,
         width: usize,
         out: (usize, usize),
+        visit: impl FnMut(usize, usize),
+    ) {
+        self.for_each_extremum(plane, height, width, out, Extremum::Maximum, visit);
+    }
+
+    /// Writes the first `extremum` of every window of one `H x W` plane to `values` and its
+    /// plane offset to `maxima`, both `OH x OW` (the `out` size).
+    pub(crate) fn extrema_of_plane<T: WithDType>(
+        &self,
+        plane: &[T],
+        (height, width): (usize, usize),
+        out: (usize, usize),
+        extremum: Extremum,
+        values: &mut [T],
+        maxima: &mut [u32],
+    ) {
+        // A NaN needs the slower comparison that lets it win; planes without one, the normal
+        // case, take the 2x2 loop.
+        #[allow(clippy::eq_op)] // `v != v` is the NaN test for a generic float.
+        let has_nan = || plane.iter().fold(false, |any, &v| any | (v != v));
+        if self.kernel == (2, 2) && self.stride == (2, 2) && self.padding == (0, 0) && !has_nan() {
+            match extremum {
+                Extremum::Maximum => pool_2x2(plane, width, out, |v, c| v > c, values, maxima),
+                Extremum::Minimum => pool_2x2(plane, width, out, |v, c| v < c, values, maxima),
+                Extremum::First => pool_2x2(plane, width, out, |_, _| false, values, maxima),
+            }
+            return;
+        }
+        self.for_each_extremum(plane, height, width, out, extremum, |window, offset| {
+            values[window] = plane[offset];
+            maxima[window] = offset as u32;
+        });
+    }
+
+    /// Calls `visit(window, offset)` with the input offset of the first `extremum` of every
+    /// window of one `H x W` plane, in row-major order. A NaN wins over numbers so that it
+    /// propagates, as in PyTorch.
+    pub(crate) fn for_each_extremum<T: WithDType>(
+        &self,
+        plane: &[T],
+        height: usize,
+        width: usize,
+        out: (usize, usize),
+        extremum: Extremum,
+        visit: impl FnMut(usize, usize),
+    ) {
+        // One copy of the scan per order, so that the comparison inside is a single instruction.
+        #[allow(clippy::eq_op)] // `v != v` is the NaN test for a generic float.
+        let nan_wins = |value: T, current: T| (value != value) & (current == current);
+        match extremum {
+            Extremum::Maximum => self.scan(plane, (height, width), out, |v, c| (v > c) | nan_wins(v, c), visit),
+            Extremum::Minimum => self.scan(plane, (height, width), out, |v, c| (v < c) | nan_wins(v, c), visit),
+            Extremum::First => self.scan(plane, (height, width), out, |_, _| false, visit),
+        }
+    }
+
+    /// Visits the first winner of every window, where `wins(value, current)` returns whether
+    /// `value` beats the best value so far.
+    ///
+    /// Random data makes the comparisons unpredictable, so the winner is kept with selects
+    /// rather than branches.
+    #[inline(always)]
+    fn scan<T: WithDType>(
+        &self,
+        plane: &[T],
+        (height, width): (usize, usize),
+        out: (usize, usize),
+        wins: impl Fn(T, T) -> bool,
         mut visit: impl FnMut(usize, usize),
     ) {
+        let keep = |(best, best_value): (usize, T), offset: usize, value: T| {
+            let better = wins(value, best_value);
+            (
+                if better { offset } else { best },
+                if better { value } else { best_value },
+            )
+        };
+
         for oy in 0..out.0 {
             let (y0, y1) = self.window(oy, self.stride.0, self.padding.0, self.kernel.0, height);
             for ox in 0..out.1 {
                 let (x0, x1) = self.window(ox, self.stride.1, self.padding.1, self.kernel.1, width);
-
-                // The first maximum in row-major order wins; a NaN wins over numbers so that it
-                // propagates, as in PyTorch.
-                let mut best = y0 * width + x0;
+                let first = y0 * width + x0;
+                let mut best = (first, plane[first]);
                 for y in y0..y1 {
-                    for x in x0..x1 {
-                        let value = plane[y * width + x];
-                        let current = plane[best];
-                        #[allow(clippy::eq_op)] // `v != v` is the NaN test for a generic float.
-                        let value_is_nan = value != value;
-                        #[allow(clippy::eq_op)]
-                        let current_is_nan = current != current;
-                        if value > current || (value_is_nan && !current_is_nan) {
-                            best = y * width + x;
-                        }
+                    for (x, &value) in plane[y * width..][x0..x1].iter().enumerate() {
+                        best = keep(best, y * width + x0 + x, value);
                     }
                 }
-                visit(oy * out.1 + ox, best);
+                visit(oy * out.1 + ox, best.0);
             }
         }
     }
@@ -239,6 +305,77 @@ impl CustomOp2 for MaxPool2dBackward {
     }
 }
 
+/// Pools 2x2 windows of stride 2 (Conv-4's) from one plane `width` values wide and free of NaN;
+/// see [`MaxPool2d::extrema_of_plane`].
+///
+/// The winner is kept with selects, not branches: random data makes every comparison a coin
+/// toss, which a branch would mispredict half the time.
+#[inline(always)]
+fn pool_2x2<T: WithDType>(
+    plane: &[T],
+    width: usize,
+    out: (usize, usize),
+    wins: impl Fn(T, T) -> bool,
+    values: &mut [T],
+    maxima: &mut [u32],
+) {
+    let rows = values
+        .chunks_exact_mut(out.1)
+        .zip(maxima.chunks_exact_mut(out.1))
+        .take(out.0);
+    for (oy, (values, maxima)) in rows.enumerate() {
+        let top = 2 * oy * width;
+        let (upper, lower) = (&plane[top..][..2 * out.1], &plane[top + width..][..2 * out.1]);
+        let windows = upper.chunks_exact(2).zip(lower.chunks_exact(2));
+        for (ox, ((upper, lower), (value, maximum))) in
+            windows.zip(values.iter_mut().zip(maxima.iter_mut())).enumerate()
+        {
+            // Offsets fit in u32: the caller's argmax buffers are u32.
+            let left = (top + 2 * ox) as u32;
+            let candidates = [
+                (upper[1], left + 1),
+                (lower[0], left + width as u32),
+                (lower[1], left + width as u32 + 1),
+            ];
+            let (mut best, mut offset) = (upper[0], left);
+            for (candidate, candidate_offset) in candidates {
+                let better = wins(candidate, best);
+                offset = if better { candidate_offset } else { offset };
+                best = if better { candidate } else { best };
+            }
+            *value = best;
+            *maximum = offset;
+        }
+    }
+}
+
+/// The rule that picks the winner of a pooling window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Extremum {
+    Maximum,
+    Minimum,
+    /// Every value ties: the window's first element wins.
+    First,
+}
+
+impl Extremum {
+    /// Returns the extremum of raw values that becomes the maximum after multiplying them by
+    /// `scale` and adding a shift.
+    ///
+    /// A positive scale keeps the order of the values, a negative one reverses it and zero makes
+    /// every value tie, so the first element wins. Batch normalisation scales each channel this
+    /// way, so its max pooling can pool the raw values and normalise only the winners.
+    pub fn under_scale<T: WithDType>(scale: T) -> Self {
+        if scale < T::zero() {
+            Self::Minimum
+        } else if scale == T::zero() {
+            Self::First
+        } else {
+            Self::Maximum
+        }
+    }
+}
+
 /// Returns the storage range of a contiguous layout, or an error for a strided one.
 pub(crate) fn contiguous_range(layout: &Layout) -> candle_core::Result<(usize, usize)> {
     layout.contiguous_offsets().ok_or_else(|| {
@@ -251,5 +388,72 @@ fn invalid(name: &'static str, value: (usize, usize), reason: &'static str) -> E
         name,
         value: format!("{value:?}"),
         reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Winners by brute force: the first value of each window in row-major order that no
+    /// later value beats under `wins`.
+    fn brute_force(plane: &[f32], width: usize, out: (usize, usize), wins: impl Fn(f32, f32) -> bool) -> Vec<usize> {
+        let mut winners = Vec::new();
+        for oy in 0..out.0 {
+            for ox in 0..out.1 {
+                let offsets = [0, 1, width, width + 1].map(|d| 2 * oy * width + 2 * ox + d);
+                let mut best = offsets[0];
+                for &offset in &offsets[1..] {
+                    if wins(plane[offset], plane[best]) {
+                        best = offset;
+                    }
+                }
+                winners.push(best);
+            }
+        }
+        winners
+    }
+
+    #[test]
+    fn two_by_two_windows_pick_the_first_extremum() {
+        // 5x7: the last row and column belong to no window. Values from {0, 1, 2} tie often.
+        let (height, width) = (5, 7);
+        let plane: Vec<f32> = (0..height * width).map(|i| ((i * 7 + i / 3) % 3) as f32).collect();
+        let pool = MaxPool2d::new(2).unwrap();
+        let out = pool.output_size(height, width).unwrap();
+        type Wins = fn(f32, f32) -> bool;
+        let cases: [(Extremum, Wins); 3] = [
+            (Extremum::Maximum, |v, c| v > c),
+            (Extremum::Minimum, |v, c| v < c),
+            (Extremum::First, |_, _| false),
+        ];
+
+        for (extremum, wins) in cases {
+            let (mut values, mut maxima) = (vec![0.0; out.0 * out.1], vec![0u32; out.0 * out.1]);
+            pool.extrema_of_plane(&plane, (height, width), out, extremum, &mut values, &mut maxima);
+
+            let expected = brute_force(&plane, width, out, wins);
+            let maxima: Vec<usize> = maxima.iter().map(|&m| m as usize).collect();
+            assert_eq!(maxima, expected, "{extremum:?}");
+            let expected_values: Vec<f32> = expected.iter().map(|&offset| plane[offset]).collect();
+            assert_eq!(values, expected_values, "{extremum:?}");
+        }
+    }
+
+    #[test]
+    fn nan_wins_window_in_either_order() {
+        let mut plane = vec![1.0f32, 5.0, 2.0, 0.0, 3.0, 4.0, 6.0, 7.0];
+        plane[5] = f32::NAN;
+        let pool = MaxPool2d::new(2).unwrap();
+        let out = pool.output_size(2, 4).unwrap();
+
+        for extremum in [Extremum::Maximum, Extremum::Minimum] {
+            let (mut values, mut maxima) = (vec![0.0; 2], vec![0u32; 2]);
+            pool.extrema_of_plane(&plane, (2, 4), out, extremum, &mut values, &mut maxima);
+            assert_eq!(maxima[0], 5, "{extremum:?}: the NaN at offset 5");
+            assert!(values[0].is_nan());
+            let expected = if extremum == Extremum::Maximum { 7 } else { 3 };
+            assert_eq!(maxima[1], expected, "{extremum:?}: the window without NaN");
+        }
     }
 }

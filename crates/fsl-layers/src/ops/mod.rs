@@ -8,6 +8,7 @@ mod cpu;
 mod gemm;
 mod im2col;
 mod max_pool;
+mod moments;
 mod normalize;
 mod normalize_pool;
 mod squared_distances;

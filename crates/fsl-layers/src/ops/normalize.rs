@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use super::cpu::with_slice;
 use super::im2col::unsupported;
 use super::max_pool::contiguous_range;
+use super::moments::channel_moments;
 
 /// Per-channel mean and biased variance of the last forward pass.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +66,7 @@ impl Normalize {
         let (_, channels, height, width) = shape.dims4()?;
         let plane = height * width;
         let statistics = channel_statistics(input, shape)?;
+        let factors = affine_factors(&statistics, gamma, beta, self.eps);
 
         let mut output = vec![T::zero(); input.len()];
         output
@@ -72,12 +74,9 @@ impl Normalize {
             .zip(input.par_chunks(plane))
             .enumerate()
             .for_each(|(index, (out, x))| {
-                let c = index % channels;
-                let (mean, variance) = statistics[c];
-                let scale = gamma[c].to_f64() / (variance + self.eps).sqrt();
-                let shift = beta[c].to_f64() - mean * scale;
-                for (o, v) in out.iter_mut().zip(x) {
-                    *o = T::from_f64(v.to_f64() * scale + shift);
+                let (scale, shift) = factors[index % channels];
+                for (o, &v) in out.iter_mut().zip(x) {
+                    *o = v * scale + shift;
                 }
             });
 
@@ -90,21 +89,27 @@ impl Normalize {
 }
 
 /// Returns the mean and biased variance of every channel of an `N x C x H x W` tensor.
-///
-/// Two passes per channel (mean, then centred squares) keep the variance accurate.
 pub(crate) fn channel_statistics<T: WithDType>(input: &[T], shape: &Shape) -> candle_core::Result<Vec<(f64, f64)>> {
-    let (batch, channels, height, width) = shape.dims4()?;
-    let plane = height * width;
-    let count = (batch * plane) as f64;
-    Ok((0..channels)
-        .into_par_iter()
-        .map(|c| {
-            let planes = || (0..batch).map(move |n| &input[(n * channels + c) * plane..][..plane]);
-            let mean = planes().flatten().map(|v| v.to_f64()).sum::<f64>() / count;
-            let variance = planes().flatten().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / count;
-            (mean, variance)
+    let (_, channels, height, width) = shape.dims4()?;
+    Ok(channel_moments(input, channels, height * width))
+}
+
+/// Returns the per-channel `(scale, shift)` that normalise with `statistics` and apply `γ` and
+/// `β`: `y = x · scale + shift`, computed in f64 and rounded once to `T`.
+pub(crate) fn affine_factors<T: WithDType>(
+    statistics: &[(f64, f64)],
+    gamma: &[T],
+    beta: &[T],
+    eps: f64,
+) -> Vec<(T, T)> {
+    statistics
+        .iter()
+        .zip(gamma.iter().zip(beta))
+        .map(|(&(mean, variance), (g, b))| {
+            let scale = g.to_f64() / (variance + eps).sqrt();
+            (T::from_f64(scale), T::from_f64(b.to_f64() - mean * scale))
         })
-        .collect())
+        .collect()
 }
 
 impl CustomOp3 for Normalize {

@@ -8,6 +8,10 @@
 //! pooled gradient scattered to each window's first maximum), per channel:
 //! `∂β = Σ g`, `∂γ = Σ g x̂`, `∂x = γ / σ · (g - mean(g) - x̂ · mean(g x̂))`. Both sums only
 //! need the window maxima, because `g` is zero elsewhere.
+//!
+//! The pooling runs on the raw values and only the winners are normalised. With one scale per
+//! channel, normalising moves no window's winner, except that a negative scale turns the
+//! maximum into the minimum.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,8 +20,8 @@ use rayon::prelude::*;
 
 use super::cpu::with_slice;
 use super::im2col::unsupported;
-use super::max_pool::{MaxPool2d, contiguous_range};
-use super::normalize::{ChannelStatistics, backward_factors, channel_statistics, gradient_tensors};
+use super::max_pool::{Extremum, MaxPool2d, contiguous_range};
+use super::normalize::{ChannelStatistics, affine_factors, backward_factors, channel_statistics, gradient_tensors};
 
 /// The state the forward pass leaves for the backward pass.
 #[derive(Debug, Default)]
@@ -31,8 +35,8 @@ struct Saved {
 /// by `β`, and max-pools the result.
 #[derive(Debug, Clone)]
 pub(crate) struct NormalizePool {
-    eps: f64,
-    pool: MaxPool2d,
+    pub eps: f64,
+    pub pool: MaxPool2d,
     saved: Arc<Mutex<Saved>>,
 }
 
@@ -78,119 +82,189 @@ impl NormalizePool {
     ) -> candle_core::Result<(Vec<T>, Shape)> {
         let (batch, channels, height, width) = shape.dims4()?;
         let out = self.pool.output_size(height, width).map_err(candle_core::Error::wrap)?;
-        let (plane, out_plane) = (height * width, out.0 * out.1);
+        let out_plane = out.0 * out.1;
         let statistics = channel_statistics(input, shape)?;
+        let factors = affine_factors(&statistics, gamma, beta, self.eps);
 
         let mut output = vec![T::zero(); batch * channels * out_plane];
         let mut argmax = vec![0u32; output.len()];
         output
             .par_chunks_mut(out_plane)
             .zip(argmax.par_chunks_mut(out_plane))
-            .zip(input.par_chunks(plane))
+            .zip(input.par_chunks(height * width))
             .enumerate()
-            .for_each_init(
-                || vec![T::zero(); plane],
-                |normalized, (index, ((out_values, out_argmax), x))| {
-                    // The same arithmetic as the unfused normalisation, so pooled values are
-                    // equal. One plane at a time stays in cache for the pooling.
-                    let c = index % channels;
-                    let (mean, variance) = statistics[c];
-                    let scale = gamma[c].to_f64() / (variance + self.eps).sqrt();
-                    let shift = beta[c].to_f64() - mean * scale;
-                    for (y, v) in normalized.iter_mut().zip(x) {
-                        *y = T::from_f64(v.to_f64() * scale + shift);
-                    }
+            .for_each(|(index, ((values, maxima), x))| {
+                let (scale, shift) = factors[index % channels];
+                let extremum = Extremum::under_scale(scale);
+                self.pool
+                    .extrema_of_plane(x, (height, width), out, extremum, values, maxima);
+                values.iter_mut().for_each(|v| *v = *v * scale + shift);
+            });
 
-                    self.pool
-                        .for_each_argmax(normalized, height, width, out, |window, offset| {
-                            out_values[window] = normalized[offset];
-                            out_argmax[window] = offset as u32;
-                        });
-                },
-            );
+        self.save(&statistics, argmax)?;
+        Ok((output, Shape::from((batch, channels, out.0, out.1))))
+    }
 
+    /// Stores the batch statistics and window maxima of a forward pass for the backward pass.
+    pub(crate) fn save(&self, statistics: &[(f64, f64)], argmax: Vec<u32>) -> candle_core::Result<()> {
         let mut saved = self.lock()?;
         saved.statistics = ChannelStatistics {
             mean: statistics.iter().map(|s| s.0).collect(),
             variance: statistics.iter().map(|s| s.1).collect(),
         };
         saved.argmax = argmax;
-        Ok((output, Shape::from((batch, channels, out.0, out.1))))
+        Ok(())
     }
 
+    /// Returns, per channel, `(Σ g, Σ g x̂)` over the window maxima of `x` (`N x C x H x W`,
+    /// planes of `plane` values), with `g` the pooled gradient. Planes run in parallel; their
+    /// sums are added in batch order.
+    fn window_sums<T: WithDType>(
+        &self,
+        x: &[T],
+        g: &[T],
+        saved: &Saved,
+        inv_std: &[f64],
+        plane: usize,
+    ) -> Vec<(f64, f64)> {
+        let channels = inv_std.len();
+        let out_plane = g.len() / (x.len() / plane.max(1)).max(1);
+        let per_plane: Vec<(f64, f64)> = x
+            .par_chunks(plane.max(1))
+            .zip(
+                g.par_chunks(out_plane.max(1))
+                    .zip(saved.argmax.par_chunks(out_plane.max(1))),
+            )
+            .enumerate()
+            .map(|(index, (xp, (windows, maxima)))| {
+                let mean = saved.statistics.mean[index % channels];
+                windows
+                    .iter()
+                    .zip(maxima)
+                    .fold((0.0, 0.0), |(sum, product), (gv, &offset)| {
+                        let gv = gv.to_f64();
+                        (sum + gv, product + gv * (xp[offset as usize].to_f64() - mean))
+                    })
+            })
+            .collect();
+
+        (0..channels)
+            .map(|c| {
+                let (sum, product) = per_plane
+                    .iter()
+                    .skip(c)
+                    .step_by(channels)
+                    .fold((0.0, 0.0), |total, s| (total.0 + s.0, total.1 + s.1));
+                (sum, product * inv_std[c])
+            })
+            .collect()
+    }
+
+    /// Returns the input-gradient coefficients of every channel from the window sums.
+    fn input_gradients<T: WithDType>(
+        &self,
+        sums: &[(f64, f64)],
+        saved: &Saved,
+        gamma: &[f64],
+        inv_std: &[f64],
+        count: f64,
+    ) -> Vec<InputGradient<T>> {
+        sums.iter()
+            .enumerate()
+            .map(|(c, &(grad_sum, product_sum))| {
+                let scale = gamma[c] * inv_std[c];
+                InputGradient {
+                    window: T::from_f64(scale),
+                    centred: T::from_f64(-scale * inv_std[c] * product_sum / count),
+                    constant: T::from_f64(-scale * grad_sum / count),
+                    mean: T::from_f64(saved.statistics.mean[c]),
+                }
+            })
+            .collect()
+    }
+
+    /// Returns the gradients of the input, `γ` and `β`.
     pub(crate) fn backward<T: WithDType>(
         &self,
         x: &Tensor,
         gamma: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<[Tensor; 3]> {
-        let saved = self.lock()?;
-        let statistics = &saved.statistics;
         let shape = x.shape().clone();
-        let (batch, channels, height, width) = shape.dims4()?;
+        let (_, channels, height, width) = shape.dims4()?;
         let plane = height * width;
-        let out_plane = grad.elem_count() / (batch * channels).max(1);
-        let count = (batch * plane) as f64;
-        let (gamma, inv_std) = backward_factors::<T>(gamma, statistics, self.eps)?;
+        let out_plane = grad.elem_count() / (shape.elem_count() / plane.max(1)).max(1);
 
-        let (grad_x, sums) = with_slice::<T, _>(x, |x| {
+        let (coefficients, sums) = self.gradient_coefficients::<T>(x, gamma, grad)?;
+        let saved = self.lock()?;
+        let grad_x = with_slice::<T, _>(x, |x| {
             with_slice::<T, _>(grad, |g| {
-                // Per channel: Σ g and Σ g x̂, over the window maxima only.
-                let sums: Vec<(f64, f64)> = (0..channels)
-                    .into_par_iter()
-                    .map(|c| {
-                        let (mean, inv) = (statistics.mean[c], inv_std[c]);
-                        let (mut grad_sum, mut product_sum) = (0.0, 0.0);
-                        for n in 0..batch {
-                            let (input_offset, output_offset) =
-                                ((n * channels + c) * plane, (n * channels + c) * out_plane);
-                            let windows = &g[output_offset..][..out_plane];
-                            let maxima = &saved.argmax[output_offset..][..out_plane];
-                            for (gv, &offset) in windows.iter().zip(maxima) {
-                                let x_hat = (x[input_offset + offset as usize].to_f64() - mean) * inv;
-                                grad_sum += gv.to_f64();
-                                product_sum += gv.to_f64() * x_hat;
-                            }
-                        }
-                        (grad_sum, product_sum)
-                    })
-                    .collect();
-
                 let mut grad_x = vec![T::zero(); x.len()];
                 grad_x
                     .par_chunks_mut(plane)
                     .zip(x.par_chunks(plane))
                     .zip(g.par_chunks(out_plane).zip(saved.argmax.par_chunks(out_plane)))
                     .enumerate()
-                    .for_each_init(
-                        || vec![0f64; plane],
-                        |scattered, (index, ((out, xp), (windows, maxima)))| {
-                            let c = index % channels;
-                            let (mean, inv) = (statistics.mean[c], inv_std[c]);
-                            let (mean_grad, mean_product) = (sums[c].0 / count, sums[c].1 / count);
-                            let scale = gamma[c] * inv;
-
-                            // Overlapping windows may share a maximum, so the pooled gradient is
-                            // summed per input element before the formula.
-                            for (gv, &offset) in windows.iter().zip(maxima) {
-                                scattered[offset as usize] += gv.to_f64();
-                            }
-                            for ((o, xv), gv) in out.iter_mut().zip(xp).zip(scattered.iter()) {
-                                let x_hat = (xv.to_f64() - mean) * inv;
-                                *o = T::from_f64(scale * (gv - mean_grad - x_hat * mean_product));
-                            }
-
-                            // The buffer is reused for the next plane of this thread.
-                            for &offset in maxima {
-                                scattered[offset as usize] = 0.0;
-                            }
-                        },
-                    );
-                (grad_x, sums)
+                    .for_each(|(index, ((out, xp), (windows, maxima)))| {
+                        coefficients[index % channels].write_plane(xp, windows, maxima, out);
+                    });
+                grad_x
             })
         })??;
 
         gradient_tensors(grad_x, &sums, shape, x.device())
+    }
+
+    /// Returns the input-gradient coefficients of every channel and the per-channel
+    /// `(Σ g, Σ g x̂)`, the gradients of `β` and `γ`.
+    pub(crate) fn gradient_coefficients<T: WithDType>(
+        &self,
+        x: &Tensor,
+        gamma: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<GradientCoefficients<T>> {
+        let saved = self.lock()?;
+        let (batch, _, height, width) = x.dims4()?;
+        let plane = height * width;
+        let (gamma, inv_std) = backward_factors::<T>(gamma, &saved.statistics, self.eps)?;
+        let sums = with_slice::<T, _>(x, |x| {
+            with_slice::<T, _>(grad, |g| self.window_sums(x, g, &saved, &inv_std, plane))
+        })??;
+        let coefficients = self.input_gradients(&sums, &saved, &gamma, &inv_std, (batch * plane) as f64);
+        Ok((coefficients, sums))
+    }
+
+    /// Runs `f` on the window winners of the last forward pass, plane by plane in output order.
+    pub(crate) fn with_argmax<R>(&self, f: impl FnOnce(&[u32]) -> R) -> candle_core::Result<R> {
+        Ok(f(&self.lock()?.argmax))
+    }
+}
+
+/// Per channel: the input-gradient coefficients and `(Σ g, Σ g x̂)`.
+pub(crate) type GradientCoefficients<T> = (Vec<InputGradient<T>>, Vec<(f64, f64)>);
+
+/// The input gradient of one channel: `∂x = window · g + centred · (x - mean) + constant`, where
+/// `g` is the pooled gradient scattered to the window maxima (zero elsewhere). With
+/// `s = γ / σ`: `window = s`, `centred = -s · mean(g x̂) / σ`, `constant = -s · mean(g)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InputGradient<T> {
+    window: T,
+    centred: T,
+    constant: T,
+    mean: T,
+}
+
+impl<T: WithDType> InputGradient<T> {
+    /// Writes the input gradient of one plane `x` to `out`, given the pooled gradient `windows`
+    /// and the plane offsets `maxima` of the windows' winners.
+    pub fn write_plane(&self, x: &[T], windows: &[T], maxima: &[u32], out: &mut [T]) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = self.centred * (v - self.mean) + self.constant;
+        }
+        // Overlapping windows may share a winner, so their gradients add up.
+        for (&g, &offset) in windows.iter().zip(maxima) {
+            out[offset as usize] += self.window * g;
+        }
     }
 }
 
