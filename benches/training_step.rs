@@ -112,6 +112,11 @@ criterion_group! {
     // options such as `--measurement-time` override them.
     // mimalloc keeps freed pages, as in the `fsl` binary, so that steps do not fault them in again.
     config = {
+        // SAFETY: criterion builds its configuration before it starts any thread.
+        #[allow(unsafe_code)]
+        unsafe {
+            fsl::threads::candle_ops_on_calling_thread()
+        };
         fsl::allocator::keep_freed_pages();
         Criterion::default().sample_size(10).warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(5))
     };

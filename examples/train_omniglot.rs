@@ -18,6 +18,11 @@ use fsl::sequences::decode_images;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // SAFETY: first statement of `main`, so no other thread exists yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        fsl::threads::candle_ops_on_calling_thread()
+    };
     fsl::allocator::keep_freed_pages();
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,

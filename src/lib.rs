@@ -14,7 +14,8 @@
 //!
 //! The [`omniglot`] module, with all default features, holds the main job of the `fsl` command
 //! line: train prototypical networks on Omniglot and evaluate them on unseen alphabets. The
-//! [`allocator`] module tunes mimalloc for programs that make it their global allocator.
+//! [`allocator`] module tunes mimalloc for programs that make it their global allocator, and
+//! [`threads`] keeps candle's element-wise pool from competing with fsl's kernels for cores.
 //!
 //! # Example
 //!
@@ -57,6 +58,8 @@ pub mod allocator;
 mod error;
 #[cfg(all(feature = "models", feature = "sequences", feature = "datasets", feature = "augment"))]
 pub mod omniglot;
+#[allow(unsafe_code)]
+pub mod threads;
 pub use error::{Error, Result};
 
 /// The names most programs need, for `use fsl::prelude::*`.

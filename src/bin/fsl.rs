@@ -12,6 +12,11 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // SAFETY: first statement of `main`, so no other thread exists yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        fsl::threads::candle_ops_on_calling_thread()
+    };
     fsl::allocator::keep_freed_pages();
     let arguments = cli::Cli::parse();
     let log = cli::init_logging(arguments.verbose);
