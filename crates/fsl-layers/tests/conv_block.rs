@@ -1,5 +1,5 @@
 //! The fused convolution, batch normalisation and max pooling of a Conv-4 block against the
-//! three operations applied one after the other.
+//! three operations applied one after the other, in training and in evaluation mode.
 
 use candle_core::{DType, Device, Tensor, Var};
 use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d, conv_norm_pool};
@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 /// batch-norm scale and shift, then the running statistics.
 type Outputs = Vec<Vec<f64>>;
 
-fn run(fused: bool, values: &[f64], shape: (usize, usize, usize, usize), pool: MaxPool2d) -> Outputs {
+fn run(fused: bool, train: bool, values: &[f64], shape: (usize, usize, usize, usize), pool: MaxPool2d) -> Outputs {
     let store = ParamStore::new(3, DType::F64, &Device::Cpu);
     let params = store.builder();
     let conv = Conv2d::init(shape.1, 5, 3, 1, 1, &params.push("conv")).unwrap();
@@ -19,12 +19,17 @@ fn run(fused: bool, values: &[f64], shape: (usize, usize, usize, usize), pool: M
     // A negative and a zero scale, so that the pooling meets reversed and constant channels.
     let gamma = Tensor::new(&[1.5f64, -0.7, 0.0, 2.0, 1.0], &Device::Cpu).unwrap();
     params.push("bn").var("weight").unwrap().set(&gamma).unwrap();
+    // Running statistics away from their initial 0 and 1, for evaluation mode.
+    let mean = Tensor::new(&[0.3f64, -1.2, 0.5, 2.0, 0.0], &Device::Cpu).unwrap();
+    let variance = Tensor::new(&[0.5f64, 2.0, 1.5, 0.25, 4.0], &Device::Cpu).unwrap();
+    params.push("bn").var("running_mean").unwrap().set(&mean).unwrap();
+    params.push("bn").var("running_var").unwrap().set(&variance).unwrap();
 
     let x = Var::from_tensor(&Tensor::from_vec(values.to_vec(), shape, &Device::Cpu).unwrap()).unwrap();
     let pooled = if fused {
-        conv_norm_pool(x.as_tensor(), &conv, &norm, &pool, true).unwrap()
+        conv_norm_pool(x.as_tensor(), &conv, &norm, &pool, train).unwrap()
     } else {
-        pool.forward(&norm.forward(&conv.forward(x.as_tensor()).unwrap(), true).unwrap())
+        pool.forward(&norm.forward(&conv.forward(x.as_tensor()).unwrap(), train).unwrap())
             .unwrap()
     };
 
@@ -68,12 +73,14 @@ fn fused_block_matches_separate_operations() {
         "running statistics",
     ];
 
-    for pool in [
-        MaxPool2d::new(2).unwrap(),
-        MaxPool2d::with_geometry((3, 3), (2, 2), (1, 1)).unwrap(),
+    for (train, pool) in [
+        (true, MaxPool2d::new(2).unwrap()),
+        (true, MaxPool2d::with_geometry((3, 3), (2, 2), (1, 1)).unwrap()),
+        (false, MaxPool2d::new(2).unwrap()),
+        (false, MaxPool2d::with_geometry((3, 3), (2, 2), (1, 1)).unwrap()),
     ] {
-        let fused = run(true, &values, shape, pool);
-        let separate = run(false, &values, shape, pool);
+        let fused = run(true, train, &values, shape, pool);
+        let separate = run(false, train, &values, shape, pool);
         for ((name, fused), separate) in names.iter().zip(&fused).zip(&separate) {
             assert_eq!(fused.len(), separate.len(), "{name}: length");
             // The bias gradient is zero in exact arithmetic (batch norm removes any shift), so
@@ -82,7 +89,7 @@ fn fused_block_matches_separate_operations() {
             for (index, (a, b)) in fused.iter().zip(separate).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-9 * (1.0 + scale + b.abs()),
-                    "{pool:?} {name}[{index}]: fused {a}, separate {b}"
+                    "train {train} {pool:?} {name}[{index}]: fused {a}, separate {b}"
                 );
             }
         }

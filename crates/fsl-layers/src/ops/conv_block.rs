@@ -18,15 +18,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor, WithDType};
+use candle_core::{Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 use super::batch_norm::BatchNorm2d;
+use super::block_op::{self, BlockGradients, BlockOp};
 use super::conv::Conv2d;
+use super::conv_block_eval::ConvAffinePool;
 use super::conv_kernel::ConvKernel;
 use super::cpu::with_slice;
-use super::im2col::unsupported;
-use super::max_pool::{Extremum, MaxPool2d, contiguous_range};
+use super::max_pool::{Extremum, MaxPool2d};
 use super::moments::{Moments, merge_channels};
 use super::normalize::affine_factors;
 use super::normalize_pool::NormalizePool;
@@ -40,18 +41,14 @@ const BETA_ROW: usize = 2;
 /// Convolves, normalises and pools `xs`: the values and gradients of
 /// `pool.forward(&norm.forward(&conv.forward(xs)?, train)?)`.
 ///
-/// In training mode the three run as one operation, which keeps the convolution output out of
-/// the autograd graph. In evaluation mode they run one after the other.
+/// The three run as one operation, which keeps the convolution output out of the autograd graph:
+/// with the batch statistics in training mode, with the running statistics in evaluation mode.
 ///
 /// # Errors
 ///
 /// The errors of the three layers: mismatched channels, an input smaller than the kernel or the
 /// pooling window, and a training batch with one value per channel.
 pub fn conv_norm_pool(xs: &Tensor, conv: &Conv2d, norm: &BatchNorm2d, pool: &MaxPool2d, train: bool) -> Result<Tensor> {
-    if !train {
-        return norm.forward_pooled(&conv.forward(xs)?, false, pool);
-    }
-
     conv.check_input(xs)?;
 
     // The normalisation and the pooling check the convolution output's shape before it exists.
@@ -63,10 +60,21 @@ pub fn conv_norm_pool(xs: &Tensor, conv: &Conv2d, norm: &BatchNorm2d, pool: &Max
             conv.patches.kernel
         ),
     })?;
-    norm.check_dims((batch, conv.weight.dims()[0], out_height, out_width), true)?;
+    norm.check_dims((batch, conv.weight.dims()[0], out_height, out_width), train)?;
     pool.output_size(out_height, out_width)?;
 
     let bias = conv.bias_or_zeros(xs)?;
+    if !train {
+        // The running statistics are buffers, so no gradient flows into them.
+        let (mean, variance) = norm.running_statistics();
+        let packed = Tensor::stack(
+            &[&bias, &norm.weight, &norm.bias, &mean.detach(), &variance.detach()],
+            0,
+        )?;
+        let op = ConvAffinePool::new(ConvKernel(conv.patches), *pool, norm.eps);
+        return Ok(xs.contiguous()?.apply_op3(&conv.weight.contiguous()?, &packed, op)?);
+    }
+
     let packed = Tensor::stack(&[&bias, &norm.weight, &norm.bias], 0)?;
     let op = ConvNormalizePool {
         conv: ConvKernel(conv.patches),
@@ -89,7 +97,9 @@ struct ConvNormalizePool {
     conv_output: Arc<Mutex<Option<Tensor>>>,
 }
 
-impl ConvNormalizePool {
+impl BlockOp for ConvNormalizePool {
+    const NAME: &'static str = "conv_batch_norm_max_pool";
+
     fn forward_typed<T: WithDType>(
         &self,
         x: &[T],
@@ -165,13 +175,13 @@ impl ConvNormalizePool {
     /// Returns the gradients of the input (when it needs one), the weight and the packed
     /// `[bias; γ; β]`. The convolution's output gradient is never stored: each image's is
     /// computed from the batch-norm coefficients right before the convolution uses it.
-    fn backward<T: WithDType>(
+    fn backward_typed<T: WithDType>(
         &self,
         x: &Tensor,
         weight: &Tensor,
         packed: &Tensor,
         grad: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Tensor, Tensor)> {
+    ) -> candle_core::Result<BlockGradients> {
         let conv_output = self
             .conv_output
             .lock()
@@ -234,56 +244,4 @@ impl ConvNormalizePool {
     }
 }
 
-impl CustomOp3 for ConvNormalizePool {
-    fn name(&self) -> &'static str {
-        "fsl-conv-batch-norm-max-pool-train"
-    }
-
-    fn cpu_fwd(
-        &self,
-        x: &CpuStorage,
-        x_layout: &Layout,
-        weight: &CpuStorage,
-        weight_layout: &Layout,
-        packed: &CpuStorage,
-        packed_layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (xs, xe) = contiguous_range(x_layout)?;
-        let (ws, we) = contiguous_range(weight_layout)?;
-        let (ps, pe) = contiguous_range(packed_layout)?;
-        let shape = x_layout.shape();
-        match (x, weight, packed) {
-            (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(p)) => {
-                let (output, shape) = self.forward_typed(&x[xs..xe], shape, &w[ws..we], &p[ps..pe])?;
-                Ok((CpuStorage::F32(output), shape))
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w), CpuStorage::F64(p)) => {
-                let (output, shape) = self.forward_typed(&x[xs..xe], shape, &w[ws..we], &p[ps..pe])?;
-                Ok((CpuStorage::F64(output), shape))
-            }
-            (other, _, _) => Err(unsupported("conv_batch_norm_max_pool", other)),
-        }
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        weight: &Tensor,
-        packed: &Tensor,
-        _res: &Tensor,
-        grad_res: &Tensor,
-    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad_res.contiguous()?;
-        let (grad_x, grad_weight, grad_packed) = match x.dtype() {
-            DType::F32 => self.backward::<f32>(x, weight, packed, &grad)?,
-            DType::F64 => self.backward::<f64>(x, weight, packed, &grad)?,
-            dtype => {
-                return Err(candle_core::Error::wrap(crate::Error::UnsupportedDType {
-                    operation: "conv_batch_norm_max_pool backward",
-                    dtype,
-                }));
-            }
-        };
-        Ok((grad_x, Some(grad_weight), Some(grad_packed)))
-    }
-}
+block_op::custom_op3!(ConvNormalizePool, "fsl-conv-batch-norm-max-pool-train");

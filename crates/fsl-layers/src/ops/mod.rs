@@ -1,8 +1,10 @@
 //! Neural-network operations with CPU kernels and gradients of their own.
 
 mod batch_norm;
+mod block_op;
 mod conv;
 mod conv_block;
+mod conv_block_eval;
 mod conv_kernel;
 mod cpu;
 mod gemm;
