@@ -1,8 +1,9 @@
 //! The fused convolution, batch normalisation and max pooling of a Conv-4 block against the
-//! three operations applied one after the other, in training and in evaluation mode.
+//! three operations applied one after the other, in training and in evaluation mode, with and
+//! without ReLU.
 
 use candle_core::{DType, Device, Tensor, Var};
-use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d, conv_norm_pool};
+use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d, conv_norm_pool, conv_norm_relu_pool};
 use fsl_layers::params::ParamStore;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -11,7 +12,17 @@ use rand::{RngExt, SeedableRng};
 /// batch-norm scale and shift, then the running statistics.
 type Outputs = Vec<Vec<f64>>;
 
-fn run(fused: bool, train: bool, values: &[f64], shape: (usize, usize, usize, usize), pool: MaxPool2d) -> Outputs {
+/// How the block runs: fused or as separate operations, training or evaluation mode, with or
+/// without ReLU.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    fused: bool,
+    train: bool,
+    relu: bool,
+}
+
+fn run(mode: Mode, values: &[f64], shape: (usize, usize, usize, usize), pool: MaxPool2d) -> Outputs {
+    let Mode { fused, train, relu } = mode;
     let store = ParamStore::new(3, DType::F64, &Device::Cpu);
     let params = store.builder();
     let conv = Conv2d::init(shape.1, 5, 3, 1, 1, &params.push("conv")).unwrap();
@@ -26,11 +37,21 @@ fn run(fused: bool, train: bool, values: &[f64], shape: (usize, usize, usize, us
     params.push("bn").var("running_var").unwrap().set(&variance).unwrap();
 
     let x = Var::from_tensor(&Tensor::from_vec(values.to_vec(), shape, &Device::Cpu).unwrap()).unwrap();
-    let pooled = if fused {
-        conv_norm_pool(x.as_tensor(), &conv, &norm, &pool, train).unwrap()
-    } else {
-        pool.forward(&norm.forward(&conv.forward(x.as_tensor()).unwrap(), train).unwrap())
-            .unwrap()
+    let pooled = match (fused, relu) {
+        (true, false) => conv_norm_pool(x.as_tensor(), &conv, &norm, &pool, train).unwrap(),
+        (true, true) => conv_norm_relu_pool(x.as_tensor(), &conv, &norm, &pool, train).unwrap(),
+        (false, _) => {
+            let pooled = pool
+                .forward(&norm.forward(&conv.forward(x.as_tensor()).unwrap(), train).unwrap())
+                .unwrap();
+            if relu {
+                // ReLU with PyTorch's gradient, zero at zero: the mask is a constant.
+                let positive = pooled.gt(0.0).unwrap().to_dtype(DType::F64).unwrap();
+                (&pooled * positive).unwrap()
+            } else {
+                pooled
+            }
+        }
     };
 
     // An upstream gradient that differs per window, so that routing errors show.
@@ -73,14 +94,34 @@ fn fused_block_matches_separate_operations() {
         "running statistics",
     ];
 
-    for (train, pool) in [
-        (true, MaxPool2d::new(2).unwrap()),
-        (true, MaxPool2d::with_geometry((3, 3), (2, 2), (1, 1)).unwrap()),
-        (false, MaxPool2d::new(2).unwrap()),
-        (false, MaxPool2d::with_geometry((3, 3), (2, 2), (1, 1)).unwrap()),
-    ] {
-        let fused = run(true, train, &values, shape, pool);
-        let separate = run(false, train, &values, shape, pool);
+    let pools = [
+        MaxPool2d::new(2).unwrap(),
+        MaxPool2d::with_geometry((3, 3), (2, 2), (1, 1)).unwrap(),
+    ];
+    let cases = [(true, false), (false, false), (true, true), (false, true)]
+        .into_iter()
+        .flat_map(|(train, relu)| pools.map(|pool| (train, relu, pool)));
+    for (train, relu, pool) in cases {
+        let fused = run(
+            Mode {
+                fused: true,
+                train,
+                relu,
+            },
+            &values,
+            shape,
+            pool,
+        );
+        let separate = run(
+            Mode {
+                fused: false,
+                train,
+                relu,
+            },
+            &values,
+            shape,
+            pool,
+        );
         for ((name, fused), separate) in names.iter().zip(&fused).zip(&separate) {
             assert_eq!(fused.len(), separate.len(), "{name}: length");
             // The bias gradient is zero in exact arithmetic (batch norm removes any shift), so
@@ -89,7 +130,7 @@ fn fused_block_matches_separate_operations() {
             for (index, (a, b)) in fused.iter().zip(separate).enumerate() {
                 assert!(
                     (a - b).abs() <= 1e-9 * (1.0 + scale + b.abs()),
-                    "train {train} {pool:?} {name}[{index}]: fused {a}, separate {b}"
+                    "train {train} relu {relu} {pool:?} {name}[{index}]: fused {a}, separate {b}"
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! convolution, batch normalisation, ReLU and 2x2 max pooling.
 
 use candle_core::Tensor;
-use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d, conv_norm_pool};
+use fsl_layers::ops::{BatchNorm2d, Conv2d, MaxPool2d, conv_norm_relu_pool};
 use fsl_layers::params::ParamBuilder;
 use serde::{Deserialize, Serialize};
 
@@ -107,10 +107,8 @@ impl Block {
             return Ok(self.pool.forward_candle(&xs.relu()?)?);
         }
 
-        // ReLU and max pooling commute (max is monotone), so ReLU runs on the 4x smaller
-        // pooled tensor, with identical values and gradients; convolution, batch norm and
-        // pooling run as one operation.
-        Ok(conv_norm_pool(xs, &self.conv, &self.norm, &self.pool, train)?.relu()?)
+        // Convolution, batch norm, ReLU and pooling run as one operation.
+        Ok(conv_norm_relu_pool(xs, &self.conv, &self.norm, &self.pool, train)?)
     }
 }
 

@@ -488,8 +488,8 @@ fn train_rejects_nan_images() {
         Ok(episode)
     };
 
-    // ReLU turns the NaN activations into zeros, so the loss stays finite while the first
-    // block's weights and running statistics become NaN.
+    // NaN propagates through the encoder (its ReLU keeps NaN, as PyTorch's does), so the loss
+    // rejects the scores of the first episode before any optimiser step.
     let error = train(
         &network,
         &TrainConfig {
@@ -502,11 +502,11 @@ fn train_rejects_nan_images() {
     .unwrap_err();
 
     match &error {
-        Error::NonFiniteParameter { episode, name } => {
-            assert_eq!(*episode, 0);
-            assert!(name.starts_with("encoder.block0."), "{name}");
+        Error::Layers(fsl_layers::Error::NonFinite { name, row }) => {
+            assert_eq!(*name, "scores");
+            assert_eq!(*row, 0);
         }
-        other => panic!("expected NonFiniteParameter, got {other:?}"),
+        other => panic!("expected NonFinite scores, got {other:?}"),
     }
     assert!(error.to_string().contains("NaN"), "{error}");
 }

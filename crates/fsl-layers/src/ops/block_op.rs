@@ -7,6 +7,7 @@
 
 use candle_core::{CpuStorage, DType, Layout, Shape, Tensor, WithDType};
 
+use super::cpu::with_slice;
 use super::im2col::unsupported;
 use super::max_pool::contiguous_range;
 
@@ -17,6 +18,10 @@ pub(crate) type BlockGradients = (Option<Tensor>, Tensor, Tensor);
 pub(crate) trait BlockOp {
     /// The operation's name in error messages.
     const NAME: &'static str;
+
+    /// Returns whether ReLU follows the normalisation. If so, the upstream gradient is masked to
+    /// the positive outputs before it reaches [`backward_typed`](Self::backward_typed).
+    fn relu(&self) -> bool;
 
     /// Returns the output values and shape for input `x` of shape `x_shape`.
     fn forward_typed<T: WithDType>(
@@ -65,13 +70,14 @@ pub(crate) fn cpu_fwd<O: BlockOp>(
 /// Returns the gradients of `op`'s three inputs for the upstream gradient `grad_res`.
 pub(crate) fn bwd<O: BlockOp>(
     op: &O,
-    x: &Tensor,
-    weight: &Tensor,
-    packed: &Tensor,
+    (x, weight, packed): (&Tensor, &Tensor, &Tensor),
+    output: &Tensor,
     grad_res: &Tensor,
 ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
     let grad = grad_res.contiguous()?;
     let (grad_x, grad_weight, grad_packed) = match x.dtype() {
+        DType::F32 if op.relu() => op.backward_typed::<f32>(x, weight, packed, &relu_mask::<f32>(&grad, output)?)?,
+        DType::F64 if op.relu() => op.backward_typed::<f64>(x, weight, packed, &relu_mask::<f64>(&grad, output)?)?,
         DType::F32 => op.backward_typed::<f32>(x, weight, packed, &grad)?,
         DType::F64 => op.backward_typed::<f64>(x, weight, packed, &grad)?,
         dtype => {
@@ -82,6 +88,33 @@ pub(crate) fn bwd<O: BlockOp>(
         }
     };
     Ok((grad_x, Some(grad_weight), Some(grad_packed)))
+}
+
+/// Normalises pooled values in place, `v · scale + shift`, then applies ReLU when `relu` is
+/// set. A NaN stays NaN, as in PyTorch.
+pub(crate) fn normalize_pooled<T: WithDType>(values: &mut [T], scale: T, shift: T, relu: bool) {
+    if relu {
+        for v in values.iter_mut() {
+            let y = *v * scale + shift;
+            *v = if y < T::zero() { T::zero() } else { y };
+        }
+    } else {
+        values.iter_mut().for_each(|v| *v = *v * scale + shift);
+    }
+}
+
+/// Returns the upstream gradient `grad` where the block's `output` is positive and zero
+/// elsewhere: ReLU's gradient, zero at zero as in PyTorch.
+fn relu_mask<T: WithDType>(grad: &Tensor, output: &Tensor) -> candle_core::Result<Tensor> {
+    let masked: Vec<T> = with_slice::<T, _>(grad, |g| {
+        with_slice::<T, _>(output, |y| {
+            g.iter()
+                .zip(y)
+                .map(|(&g, &y)| if y > T::zero() { g } else { T::zero() })
+                .collect()
+        })
+    })??;
+    Tensor::from_vec(masked, grad.shape(), grad.device())
 }
 
 /// Implements candle's `CustomOp3` for a type that implements [`BlockOp`], under `name`.
@@ -114,14 +147,14 @@ macro_rules! custom_op3 {
                 x: &candle_core::Tensor,
                 weight: &candle_core::Tensor,
                 packed: &candle_core::Tensor,
-                _res: &candle_core::Tensor,
+                res: &candle_core::Tensor,
                 grad_res: &candle_core::Tensor,
             ) -> candle_core::Result<(
                 Option<candle_core::Tensor>,
                 Option<candle_core::Tensor>,
                 Option<candle_core::Tensor>,
             )> {
-                $crate::ops::block_op::bwd(self, x, weight, packed, grad_res)
+                $crate::ops::block_op::bwd(self, (x, weight, packed), res, grad_res)
             }
         }
     };

@@ -49,6 +49,36 @@ const BETA_ROW: usize = 2;
 /// The errors of the three layers: mismatched channels, an input smaller than the kernel or the
 /// pooling window, and a training batch with one value per channel.
 pub fn conv_norm_pool(xs: &Tensor, conv: &Conv2d, norm: &BatchNorm2d, pool: &MaxPool2d, train: bool) -> Result<Tensor> {
+    fused_block(xs, (conv, norm, pool), train, false)
+}
+
+/// Convolves, normalises, applies ReLU and pools `xs`, the Conv-4 block: the values and
+/// gradients of `pool.forward(&norm.forward(&conv.forward(xs)?, train)?.relu()?)`, except that
+/// the gradient at an output of exactly zero is zero, as in PyTorch (candle's ReLU passes it).
+///
+/// ReLU commutes with max pooling, so it runs on the pooled values inside the same operation as
+/// [`conv_norm_pool`], which saves candle's ReLU and the gradient buffers autograd would give it.
+///
+/// # Errors
+///
+/// Those of [`conv_norm_pool`].
+pub fn conv_norm_relu_pool(
+    xs: &Tensor,
+    conv: &Conv2d,
+    norm: &BatchNorm2d,
+    pool: &MaxPool2d,
+    train: bool,
+) -> Result<Tensor> {
+    fused_block(xs, (conv, norm, pool), train, true)
+}
+
+/// Runs the fused block for both public functions, with or without ReLU.
+fn fused_block(
+    xs: &Tensor,
+    (conv, norm, pool): (&Conv2d, &BatchNorm2d, &MaxPool2d),
+    train: bool,
+    relu: bool,
+) -> Result<Tensor> {
     conv.check_input(xs)?;
 
     // The normalisation and the pooling check the convolution output's shape before it exists.
@@ -71,7 +101,7 @@ pub fn conv_norm_pool(xs: &Tensor, conv: &Conv2d, norm: &BatchNorm2d, pool: &Max
             &[&bias, &norm.weight, &norm.bias, &mean.detach(), &variance.detach()],
             0,
         )?;
-        let op = ConvAffinePool::new(ConvKernel(conv.patches), *pool, norm.eps);
+        let op = ConvAffinePool::new(ConvKernel(conv.patches), *pool, norm.eps, relu);
         return Ok(xs.contiguous()?.apply_op3(&conv.weight.contiguous()?, &packed, op)?);
     }
 
@@ -80,6 +110,7 @@ pub fn conv_norm_pool(xs: &Tensor, conv: &Conv2d, norm: &BatchNorm2d, pool: &Max
         conv: ConvKernel(conv.patches),
         norm: NormalizePool::new(norm.eps, *pool),
         conv_output: Arc::default(),
+        relu,
     };
     let pooled = xs
         .contiguous()?
@@ -95,10 +126,16 @@ struct ConvNormalizePool {
     norm: NormalizePool,
     /// The convolution output of the forward pass, which the backward pass normalises again.
     conv_output: Arc<Mutex<Option<Tensor>>>,
+    /// Whether ReLU follows the normalisation.
+    relu: bool,
 }
 
 impl BlockOp for ConvNormalizePool {
     const NAME: &'static str = "conv_batch_norm_max_pool";
+
+    fn relu(&self) -> bool {
+        self.relu
+    }
 
     fn forward_typed<T: WithDType>(
         &self,
@@ -159,7 +196,7 @@ impl BlockOp for ConvNormalizePool {
             .enumerate()
             .for_each(|(index, values)| {
                 let (scale, shift) = factors[index % channels];
-                values.iter_mut().for_each(|v| *v = *v * scale + shift);
+                block_op::normalize_pooled(values, scale, shift, self.relu);
             });
         self.norm.save(&statistics, argmax)?;
 

@@ -45,15 +45,18 @@ pub(crate) struct ConvAffinePool {
     pub conv: ConvKernel,
     pub pool: MaxPool2d,
     pub eps: f64,
+    /// Whether ReLU follows the normalisation.
+    pub relu: bool,
     saved: Arc<Mutex<Saved>>,
 }
 
 impl ConvAffinePool {
-    pub fn new(conv: ConvKernel, pool: MaxPool2d, eps: f64) -> Self {
+    pub fn new(conv: ConvKernel, pool: MaxPool2d, eps: f64, relu: bool) -> Self {
         Self {
             conv,
             pool,
             eps,
+            relu,
             saved: Arc::default(),
         }
     }
@@ -67,6 +70,10 @@ impl ConvAffinePool {
 
 impl BlockOp for ConvAffinePool {
     const NAME: &'static str = "conv_batch_norm_max_pool_eval";
+
+    fn relu(&self) -> bool {
+        self.relu
+    }
 
     fn forward_typed<T: WithDType>(
         &self,
@@ -119,7 +126,7 @@ impl BlockOp for ConvAffinePool {
             .enumerate()
             .for_each(|(index, values)| {
                 let (scale, shift) = factors[index % channels];
-                values.iter_mut().for_each(|v| *v = *v * scale + shift);
+                block_op::normalize_pooled(values, scale, shift, self.relu);
             });
 
         let mut saved = self.lock()?;

@@ -88,6 +88,10 @@ impl Patches {
         let positions = sizes.positions();
         for (tap_index, row) in cols.chunks_mut(positions).take(self.patch_len(sizes)).enumerate() {
             let (plane, ky, kx) = self.tap(image, sizes, tap_index);
+            if self.stride == 1 && 2 * self.padding + 1 == self.kernel {
+                self.unfold_same_tap(plane, sizes, (ky, kx), row);
+                continue;
+            }
             let (first, end) = self.valid_columns(kx, sizes);
 
             for (oy, out_row) in row.chunks_mut(sizes.out_width).enumerate() {
@@ -106,6 +110,47 @@ impl Patches {
                         *value = input_row[ox * self.stride + kx - self.padding];
                     }
                 }
+            }
+        }
+    }
+
+    /// Writes one row of the unfolded matrix of a stride-1 "same" convolution (output as large
+    /// as the input), where the row is the input plane shifted by `(ky - p, kx - p)`.
+    ///
+    /// The shifted plane is one contiguous copy. The copy wraps row ends into the neighbouring
+    /// rows, so the columns that fall on the padding are zeroed afterwards. Conv-4's 3x3
+    /// convolutions with padding 1 take this path, whose single copy replaced one short copy
+    /// per output row.
+    fn unfold_same_tap<T: WithDType>(&self, plane: &[T], sizes: Sizes, (ky, kx): (usize, usize), row: &mut [T]) {
+        let (height, width) = (sizes.height, sizes.width);
+        let (dy, dx) = (ky as isize - self.padding as isize, kx as isize - self.padding as isize);
+
+        // Output rows whose input row `oy + dy` lies inside the plane.
+        let first = (-dy).max(0) as usize;
+        let end = (height as isize - dy).clamp(first as isize, height as isize) as usize;
+        row[..first * width].fill(T::zero());
+        row[end * width..].fill(T::zero());
+        if first == end {
+            return;
+        }
+
+        // rows[j] = plane[start + j] wherever that index lies inside the plane.
+        let rows = &mut row[first * width..end * width];
+        let start = (first as isize + dy) * width as isize + dx;
+        let skip = (-start).max(0) as usize;
+        let stop = ((plane.len() as isize - start).max(0) as usize).min(rows.len());
+        if skip < stop {
+            let source = (start + skip as isize) as usize;
+            rows[skip..stop].copy_from_slice(&plane[source..source + (stop - skip)]);
+        }
+
+        // Columns whose input column `ox + dx` is padding, including any index skipped above.
+        let shift = dx.unsigned_abs().min(width);
+        for out_row in rows.chunks_mut(width) {
+            if dx < 0 {
+                out_row[..shift].fill(T::zero());
+            } else {
+                out_row[width - shift..].fill(T::zero());
             }
         }
     }
@@ -168,4 +213,70 @@ pub(crate) fn unsupported(operation: &'static str, storage: &CpuStorage) -> cand
         operation,
         dtype: storage.dtype(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Unfolds by the definition: `cols[(c, ky, kx)][oy, ox] = x[c, oy·s + ky - p, ox·s + kx - p]`,
+    /// zero on the padding.
+    fn unfold_by_definition(patches: Patches, image: &[f64], sizes: Sizes) -> Vec<f64> {
+        let k = patches.kernel;
+        let mut cols = Vec::new();
+        for c in 0..sizes.channels {
+            for ky in 0..k {
+                for kx in 0..k {
+                    for oy in 0..sizes.out_height {
+                        for ox in 0..sizes.out_width {
+                            let y = (oy * patches.stride + ky) as isize - patches.padding as isize;
+                            let x = (ox * patches.stride + kx) as isize - patches.padding as isize;
+                            let inside =
+                                (0..sizes.height as isize).contains(&y) && (0..sizes.width as isize).contains(&x);
+                            cols.push(if inside {
+                                image[(c * sizes.height + y as usize) * sizes.width + x as usize]
+                            } else {
+                                0.0
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        cols
+    }
+
+    #[test]
+    fn unfold_matches_definition_on_odd_shapes() {
+        // Same-size 3x3 and 5x5 kernels (the contiguous-copy path), planes one pixel wide or
+        // high, and a stride-2 and an unpadded case (the per-row path).
+        let cases = [
+            (3, 1, 1, (2, 5, 7)),
+            (3, 1, 1, (1, 1, 6)),
+            (3, 1, 1, (1, 6, 1)),
+            (5, 1, 2, (2, 4, 9)),
+            (5, 1, 2, (1, 2, 2)),
+            (3, 2, 1, (2, 6, 5)),
+            (2, 1, 0, (1, 4, 5)),
+        ];
+        for (kernel, stride, padding, (channels, height, width)) in cases {
+            let patches = Patches {
+                kernel,
+                stride,
+                padding,
+            };
+            let sizes = patches.sizes(&Shape::from((1, channels, height, width))).unwrap();
+            let image: Vec<f64> = (0..channels * height * width).map(|i| i as f64 + 1.0).collect();
+            // Stale values in the buffer must all be overwritten.
+            let mut cols = vec![f64::NAN; patches.patch_len(sizes) * sizes.positions()];
+
+            patches.unfold_image(&image, sizes, &mut cols);
+
+            assert_eq!(
+                cols,
+                unfold_by_definition(patches, &image, sizes),
+                "kernel {kernel}, stride {stride}, padding {padding}, {channels}x{height}x{width}"
+            );
+        }
+    }
 }

@@ -17,6 +17,6 @@ mod squared_distances;
 
 pub use batch_norm::BatchNorm2d;
 pub use conv::Conv2d;
-pub use conv_block::conv_norm_pool;
+pub use conv_block::{conv_norm_pool, conv_norm_relu_pool};
 pub use max_pool::MaxPool2d;
 pub(crate) use squared_distances::{SquaredDistances, finite_column_mean};
