@@ -263,7 +263,11 @@ impl Optimizer {
             let Some(grad) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            let param = var.as_tensor();
+            // A gradient computed by candle's own operations keeps their autograd graph, the
+            // step's activations included. Detached, the moment buffers hold values only;
+            // otherwise each step's buffers would keep the graphs of every earlier step alive.
+            let grad = &grad.detach();
+            let param = &var.as_tensor().detach();
             let updated = match self.config {
                 OptimizerConfig::Sgd {
                     momentum,
