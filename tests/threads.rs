@@ -1,7 +1,7 @@
 //! The candle thread setting of the binary.
 
-/// Without the variable set beforehand, the setting asks candle for one thread. A value the
-/// user set is kept.
+/// Without the variable set beforehand, the setting requests one thread from candle. A value
+/// the user set is kept.
 #[test]
 fn candle_ops_on_calling_thread_sets_one_thread() {
     let variable = fsl::threads::CANDLE_NUM_THREADS;

@@ -90,6 +90,25 @@ pub(crate) fn bwd<O: BlockOp>(
     Ok((grad_x, Some(grad_weight), Some(grad_packed)))
 }
 
+/// Returns the gradients as tensors shaped like the block's inputs. `grad_packed` lists the
+/// gradient of every row of `packed`, one row after the other.
+pub(crate) fn gradient_tensors<T: WithDType>(
+    (x, weight, packed): (&Tensor, &Tensor, &Tensor),
+    grad_x: Option<Vec<T>>,
+    grad_weight: Vec<T>,
+    grad_packed: Vec<T>,
+) -> candle_core::Result<BlockGradients> {
+    let device = x.device();
+    let grad_x = grad_x
+        .map(|values| Tensor::from_vec(values, x.shape(), device))
+        .transpose()?;
+    Ok((
+        grad_x,
+        Tensor::from_vec(grad_weight, weight.shape(), device)?,
+        Tensor::from_vec(grad_packed, packed.shape(), device)?,
+    ))
+}
+
 /// Normalises pooled values in place, `v · scale + shift`, then applies ReLU when `relu` is
 /// set. A NaN stays NaN, as in PyTorch.
 pub(crate) fn normalize_pooled<T: WithDType>(values: &mut [T], scale: T, shift: T, relu: bool) {

@@ -258,26 +258,10 @@ impl BlockOp for ConvNormalizePool {
             })
         })?????;
 
-        let device = x.device();
-        let grad_x = match grad_x {
-            Some(values) => Some(Tensor::from_vec(values, x.shape(), device)?),
-            None => None,
-        };
-        let grad_gamma: Vec<T> = sums.iter().map(|s| T::from_f64(s.1)).collect();
-        let grad_beta: Vec<T> = sums.iter().map(|s| T::from_f64(s.0)).collect();
-        let grad_packed = Tensor::stack(
-            &[
-                Tensor::from_vec(grad_bias, channels, device)?,
-                Tensor::from_vec(grad_gamma, channels, device)?,
-                Tensor::from_vec(grad_beta, channels, device)?,
-            ],
-            0,
-        )?;
-        Ok((
-            grad_x,
-            Tensor::from_vec(grad_weight, weight.shape(), device)?,
-            grad_packed,
-        ))
+        let grad_gamma = sums.iter().map(|s| T::from_f64(s.1));
+        let grad_beta = sums.iter().map(|s| T::from_f64(s.0));
+        let grad_packed = grad_bias.into_iter().chain(grad_gamma).chain(grad_beta).collect();
+        block_op::gradient_tensors((x, weight, packed), grad_x, grad_weight, grad_packed)
     }
 }
 

@@ -1,5 +1,6 @@
-//! The Conv-4 block of [`conv_norm_pool`](super::conv_norm_pool) in evaluation mode: a
-//! convolution, batch normalisation with the running statistics and max pooling as one
+//! The Conv-4 block of [`conv_norm_pool`](super::conv_norm_pool) and
+//! [`conv_norm_relu_pool`](super::conv_norm_relu_pool) in evaluation mode: a convolution, batch
+//! normalisation with the running statistics, ReLU when requested and max pooling as one
 //! operation.
 //!
 //! With fixed statistics the normalisation is `x · scale + shift` per channel, so each image is
@@ -189,28 +190,17 @@ impl BlockOp for ConvAffinePool {
             })
         })???;
 
-        let device = x.device();
-        let grad_x = match grad_x {
-            Some(values) => Some(Tensor::from_vec(values, x.shape(), device)?),
-            None => None,
-        };
-        let grad_gamma: Vec<T> = sums
-            .iter()
-            .zip(&inv_std)
-            .map(|(s, inv)| T::from_f64(s.1 * inv))
+        let grad_gamma = sums.iter().zip(&inv_std).map(|(s, inv)| T::from_f64(s.1 * inv));
+        let grad_beta = sums.iter().map(|s| T::from_f64(s.0));
+        // The running statistics are detached buffers, so their rows get zeros.
+        let running = std::iter::repeat_n(T::zero(), 2 * channels);
+        let grad_packed = grad_bias
+            .into_iter()
+            .chain(grad_gamma)
+            .chain(grad_beta)
+            .chain(running)
             .collect();
-        let grad_beta: Vec<T> = sums.iter().map(|s| T::from_f64(s.0)).collect();
-        let zeros = vec![T::zero(); 2 * channels];
-        let grad_packed = Tensor::from_vec(
-            [grad_bias, grad_gamma, grad_beta, zeros].concat(),
-            packed.shape(),
-            device,
-        )?;
-        Ok((
-            grad_x,
-            Tensor::from_vec(grad_weight, weight.shape(), device)?,
-            grad_packed,
-        ))
+        block_op::gradient_tensors((x, weight, packed), grad_x, grad_weight, grad_packed)
     }
 }
 
