@@ -19,15 +19,7 @@ fn squared_l2_matches_numpy() {
     let distances = squared_l2(&a, &b).unwrap();
 
     assert_eq!(distances.dims(), [a_shape[0], b_shape[0]]);
-    let actual: Vec<f64> = distances
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
-        .iter()
-        .map(|&v| v as f64)
-        .collect();
-    assert_close(&actual, &floats(&case["distances"]), 1e-4, "distances");
+    assert_close(&as_f64(&distances), &floats(&case["distances"]), 1e-4, "distances");
 }
 
 /// Nearly equal points far from the origin: the plain matrix-product identity gives negative
@@ -97,4 +89,66 @@ fn squared_l2_gradient_finite_at_zero_distance() {
     assert!(grad.iter().all(|g| g.is_finite()), "{grad:?}");
     assert!((grad[0] + 2.0).abs() < 1e-4, "{grad:?}");
     assert!(grad[1].abs() < 1e-4, "{grad:?}");
+}
+
+/// Shapes that cut across the CPU kernel's tiles (6 rows of `a`, 64 of `b`, 128 coordinates per
+/// pass) and its row blocks per thread, run largest first so that later calls reuse packing
+/// storage of earlier ones. The reference sums `(a - b)²` directly in f64.
+#[test]
+fn squared_l2_exact_across_tile_edges() {
+    let shapes = [
+        (200usize, 130usize, 300usize),
+        (6, 64, 128),
+        (7, 65, 129),
+        (13, 70, 257),
+        (200, 3, 5),
+        (5, 1, 2),
+        (1, 1, 1),
+    ];
+    for (case, &(rows, columns, dim)) in shapes.iter().enumerate() {
+        let a = pseudo_random(rows * dim, 2 * case as u64);
+        let b = pseudo_random(columns * dim, 2 * case as u64 + 1);
+
+        let distances = squared_l2(
+            &Tensor::from_slice(&a, (rows, dim), &Device::Cpu).unwrap(),
+            &Tensor::from_slice(&b, (columns, dim), &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+
+        assert_eq!(distances.dims(), [rows, columns]);
+        let expected: Vec<f64> = a
+            .chunks(dim)
+            .flat_map(|x| {
+                b.chunks(dim).map(move |y| {
+                    x.iter()
+                        .zip(y)
+                        .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+                        .sum::<f64>()
+                })
+            })
+            .collect();
+        assert_close(&as_f64(&distances), &expected, 1e-4, &format!("{rows}x{columns}x{dim}"));
+    }
+}
+
+/// Returns the values of an f32 tensor, flattened, as f64.
+fn as_f64(tensor: &Tensor) -> Vec<f64> {
+    let values = tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    values.into_iter().map(f64::from).collect()
+}
+
+/// Returns values in [-1, 1) from a fixed linear congruential sequence, so the test needs no
+/// random number crate and gives the same inputs everywhere.
+fn pseudo_random(count: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
 }

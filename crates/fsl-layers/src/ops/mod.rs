@@ -7,6 +7,8 @@ mod conv_block;
 mod conv_block_eval;
 mod conv_kernel;
 mod cpu;
+#[cfg(target_arch = "x86_64")]
+mod distance_tiles;
 mod gemm;
 mod im2col;
 mod max_pool;

@@ -2,9 +2,11 @@
 //!
 //! Written with generic tensor operations, `|a|² + |b|² - 2 a·bᵀ` on centred inputs takes a
 //! dozen passes over the inputs and the `A x B` output besides the matrix product, and those
-//! passes cost as much as the product itself. Here the centring and the norms take one pass per
-//! input, and the norms are written into the output. `gemm` then accumulates the product on top
-//! of them with the factor -2, and one last pass clamps rounding errors below zero.
+//! passes cost as much as the product itself. In f32 on CPUs with AVX-512, `distance_tiles`
+//! centres the inputs while packing them for its own product and finishes each distance in
+//! registers. Otherwise (f64, other CPUs) the centring and the norms take one pass per input,
+//! `gemm` writes `-2 a·bᵀ`, and one last pass adds the norms and clamps rounding errors below
+//! zero.
 //!
 //! Backward, with `G` the upstream gradient masked to the positive distances:
 //! `∂a = 2 (rowsum(G) ⊙ a - G b)` and `∂b = 2 (colsum(G) ⊙ b - Gᵀ a)`, on the centred inputs,
@@ -28,60 +30,91 @@ impl SquaredDistances {
         a.contiguous()?.apply_op2(&b.contiguous()?, SquaredDistances)
     }
 
+    /// Computes the f32 forward pass, with the AVX-512 tile where the CPU has it.
+    fn forward_f32(a: &[f32], b: &[f32], rows: usize, columns: usize, dim: usize) -> Vec<f32> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(cpu) = super::distance_tiles::Avx512::detect()
+            && dim <= super::distance_tiles::MAX_DIM
+        {
+            let centre = column_means(b, dim);
+            return super::distance_tiles::squared_distances(cpu, a, b, rows, columns, dim, &centre);
+        }
+        Self::forward_typed(a, b, rows, columns, dim)
+    }
+
     fn forward_typed<T: WithDType>(a: &[T], b: &[T], rows: usize, columns: usize, dim: usize) -> Vec<T> {
         let centre = column_means(b, dim);
         let (a, a_norms) = centre_rows(a, &centre);
         let (b, b_norms) = centre_rows(b, &centre);
 
+        // Without `read_dst`, `gemm` overwrites the output instead of adding to it.
         let mut distances = vec![T::zero(); rows * columns];
+        matmul_scaled(
+            MatrixView::row_major(&a, rows, dim),
+            MatrixView::transposed(&b, columns, dim),
+            &mut distances,
+            false,
+            T::from_f64(-2.0),
+            gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        );
+
+        // One pass adds the norms and clamps rounding errors below zero. `v < 0` is false for
+        // NaN, so a NaN input stays visible as a NaN distance.
         distances
             .par_chunks_mut(columns.max(1))
             .zip(a_norms.par_iter())
             .for_each(|(row, &a_norm)| {
                 for (value, &b_norm) in row.iter_mut().zip(&b_norms) {
-                    *value = a_norm + b_norm;
+                    let distance = *value + a_norm + b_norm;
+                    *value = if distance < T::zero() { T::zero() } else { distance };
                 }
             });
-
-        matmul_scaled(
-            MatrixView::row_major(&a, rows, dim),
-            MatrixView::transposed(&b, columns, dim),
-            &mut distances,
-            true,
-            T::from_f64(-2.0),
-            gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        );
-
-        // `v < 0` is false for NaN, so a NaN input stays visible as a NaN distance.
-        distances.par_chunks_mut(4096).for_each(|chunk| {
-            for value in chunk {
-                if *value < T::zero() {
-                    *value = T::zero();
-                }
-            }
-        });
         distances
     }
 }
 
 /// Returns the mean of the finite values of every column of the row-major matrix `values` with
-/// `dim` columns, accumulated in f64.
+/// `dim` columns.
 ///
 /// Skipping NaN and infinities keeps one bad row from spreading NaN into the distances of every
-/// other pair through the shared centre.
+/// other pair through the shared centre. Blocks of rows are summed in `T`, in parallel, and the
+/// block sums are merged in f64 in block order, so the result does not depend on the number of
+/// threads.
 fn column_means<T: WithDType>(values: &[T], dim: usize) -> Vec<T> {
-    let mut sums = vec![(0f64, 0usize); dim];
-    for row in values.chunks_exact(dim.max(1)) {
-        for ((sum, count), value) in sums.iter_mut().zip(row) {
-            let value = value.to_f64();
-            if value.is_finite() {
-                *sum += value;
-                *count += 1;
+    const ROWS_PER_BLOCK: usize = 64;
+
+    let dim = dim.max(1);
+    let block_sums: Vec<(Vec<T>, Vec<T>)> = values
+        .par_chunks(ROWS_PER_BLOCK * dim)
+        .map(|block| {
+            let mut sums = vec![T::zero(); dim];
+            let mut counts = vec![T::zero(); dim];
+            for row in block.chunks_exact(dim) {
+                for ((sum, count), &value) in sums.iter_mut().zip(counts.iter_mut()).zip(row) {
+                    // `v·0` is 0 for finite values and NaN otherwise. Without branches, the
+                    // loop vectorises.
+                    let finite = value * T::zero() == T::zero();
+                    *sum += if finite { value } else { T::zero() };
+                    *count += if finite { T::one() } else { T::zero() };
+                }
             }
+            (sums, counts)
+        })
+        .collect();
+
+    let mut sums = vec![0f64; dim];
+    let mut counts = vec![0f64; dim];
+    for (block_sum, block_count) in &block_sums {
+        for (total, part) in sums.iter_mut().zip(block_sum) {
+            *total += part.to_f64();
+        }
+        for (total, part) in counts.iter_mut().zip(block_count) {
+            *total += part.to_f64();
         }
     }
     sums.iter()
-        .map(|&(sum, count)| T::from_f64(if count == 0 { 0.0 } else { sum / count as f64 }))
+        .zip(&counts)
+        .map(|(&sum, &count)| T::from_f64(if count == 0.0 { 0.0 } else { sum / count }))
         .collect()
 }
 
@@ -137,7 +170,7 @@ impl CustomOp2 for SquaredDistances {
         let (a_start, a_end) = contiguous_range(a_layout)?;
         let (b_start, b_end) = contiguous_range(b_layout)?;
         let result = match (a, b) {
-            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(Self::forward_typed(
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(Self::forward_f32(
                 &a[a_start..a_end],
                 &b[b_start..b_end],
                 rows,

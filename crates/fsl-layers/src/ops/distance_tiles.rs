@@ -1,0 +1,451 @@
+//! f32 squared distances on x86-64 CPUs with AVX-512: centred, packed panels and a 6 x 64
+//! register tile whose last pass writes finished distances.
+//!
+//! On 1024 x 1024 rows of 1600 values, the `gemm` crate's product alone took 10.8-11.5 ms on the
+//! benchmark machine, and the centring, the norms and the clamping took 5 ms more in separate
+//! passes over memory. Here, packing the inputs for the tile is also where they are centred and
+//! where their norms are summed, and the tile adds the norms and clamps in registers before its
+//! one store of distances: 12.8 ms in all (docs/benchmarks.md).
+//!
+//! Layout: a set of rows is packed in panels of `width` rows, 6 for `a` and 64 for `b`. The last
+//! panel is padded with zero rows. Each panel is a `dim x width` matrix stored coordinate-major,
+//! so the tile reads it front to back, one coordinate at a time.
+
+use std::arch::x86_64::{
+    __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_i32gather_ps,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_sub_ps, _mm512_max_ps, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps,
+};
+
+use rayon::prelude::*;
+
+/// Rows of `a` per tile: each coordinate of them is broadcast against the vectors of `b`.
+const TILE_ROWS: usize = 6;
+
+/// f32 lanes of an AVX-512 vector.
+const LANES: usize = 16;
+
+/// Rows of `b` per tile: four vectors, so that a tile keeps 6 x 4 = 24 accumulators in registers
+/// and eight of the 32 vector registers remain for the loaded values.
+const TILE_COLUMNS: usize = 4 * LANES;
+
+/// Coordinates per pass over a tile: a 128 x 64 panel of `b` takes 32 KiB and stays in the 48 KiB
+/// L1 cache while every tile of a task's rows reads it.
+const DEPTH: usize = 128;
+
+/// Maximum row length of the packing, because gathers address the sixteen rows of a group with
+/// i32 offsets up to `15 * dim`.
+pub(crate) const MAX_DIM: usize = i32::MAX as usize / LANES;
+
+/// Largest packing storage, in f32 values, kept for the next call on the same thread: 64 MiB.
+const MAX_KEPT_SCRATCH: usize = 16 << 20;
+
+thread_local! {
+    /// Packing storage of the last call on this thread, for `a` and `b`.
+    ///
+    /// A fresh multi-megabyte allocation on every call has the kernel clear every page as it is
+    /// first written. That took about 13% of the profile samples of the 1024 x 1024 x 1600
+    /// benchmark.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
+/// Proof that the CPU runs AVX-512F instructions: only [`Avx512::detect`] makes one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx512(());
+
+impl Avx512 {
+    /// Returns the proof when this CPU has AVX-512F.
+    pub(crate) fn detect() -> Option<Self> {
+        std::arch::is_x86_feature_detected!("avx512f").then_some(Self(()))
+    }
+}
+
+/// Computes the `rows x columns` squared distances between the rows of `a` and `b`, after
+/// subtracting `centre` from both, and clamps them at 0.
+pub(crate) fn squared_distances(
+    cpu: Avx512,
+    a: &[f32],
+    b: &[f32],
+    rows: usize,
+    columns: usize,
+    dim: usize,
+    centre: &[f32],
+) -> Vec<f32> {
+    assert!(
+        a.len() == rows * dim && b.len() == columns * dim && centre.len() == dim && dim <= MAX_DIM,
+        "squared distances: {} and {} values for {rows} and {columns} rows of {dim}",
+        a.len(),
+        b.len()
+    );
+
+    let mut distances = vec![0f32; rows * columns];
+    if rows == 0 || columns == 0 || dim == 0 {
+        // Zero-length rows are all at distance 0 from each other.
+        return distances;
+    }
+
+    let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
+    let a_panels = Panels::pack::<TILE_ROWS>(cpu, a, dim, centre, a_storage);
+    let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, b, dim, centre, b_storage);
+
+    // Tasks own blocks of whole output rows, so each writes its own slice. Four tasks per thread
+    // even out the last, shorter block.
+    let tasks = 4 * rayon::current_num_threads();
+    let panels_per_task = a_panels.count.div_ceil(tasks).max(1);
+    distances
+        .par_chunks_mut(panels_per_task * TILE_ROWS * columns)
+        .enumerate()
+        .for_each(|(task, block)| {
+            let first_panel = task * panels_per_task;
+            fill_block(cpu, &a_panels, &b_panels, first_panel, block, columns, dim);
+        });
+
+    if a_panels.storage.len() + b_panels.storage.len() <= MAX_KEPT_SCRATCH {
+        SCRATCH.set((a_panels.storage, b_panels.storage));
+    }
+    distances
+}
+
+/// Rows packed for the tile; see the module documentation.
+struct Panels {
+    /// Backing storage; `values` starts at its first 64-byte boundary.
+    storage: Vec<f32>,
+
+    /// Index in `storage` of the first packed value.
+    start: usize,
+
+    /// Rows per panel.
+    width: usize,
+
+    /// Number of panels.
+    count: usize,
+
+    /// Squared norm of every centred row, zero for padding rows.
+    norms: Vec<f32>,
+}
+
+impl Panels {
+    /// Packs the row-major `rows x dim` matrix `values` minus `centre` into panels of `WIDTH`
+    /// rows, in `storage` (grown as needed), and sums the squared norms of the centred rows.
+    fn pack<const WIDTH: usize>(
+        _cpu: Avx512,
+        values: &[f32],
+        dim: usize,
+        centre: &[f32],
+        mut storage: Vec<f32>,
+    ) -> Self {
+        let count = (values.len() / dim).div_ceil(WIDTH);
+        let panel_len = dim * WIDTH;
+
+        // `pack_panel` writes every value, so storage kept from an earlier call needs no
+        // clearing. Aligned vector loads of `b` never straddle two cache lines; unaligned ones
+        // that do cost the tile about 10% of its speed.
+        storage.resize(count * panel_len + LANES, 0.0);
+        let start = storage.as_ptr().align_offset(64).min(LANES);
+
+        let norms: Vec<f32> = storage[start..start + count * panel_len]
+            .par_chunks_mut(panel_len)
+            .zip(values.par_chunks(panel_len))
+            .flat_map_iter(|(panel, panel_rows)| {
+                // SAFETY: `_cpu` proves that the CPU has AVX-512F.
+                #[allow(unsafe_code)]
+                unsafe {
+                    pack_panel::<WIDTH>(panel, panel_rows, centre)
+                }
+            })
+            .collect();
+
+        Self {
+            storage,
+            start,
+            width: WIDTH,
+            count,
+            norms,
+        }
+    }
+
+    /// Returns coordinates `depth_start..depth_start + depth` of panel `index`, with `dim`
+    /// coordinates per row.
+    fn slab(&self, index: usize, dim: usize, depth_start: usize, depth: usize) -> &[f32] {
+        let from = self.start + (index * dim + depth_start) * self.width;
+        &self.storage[from..from + depth * self.width]
+    }
+
+    /// Returns the norms of the rows of panel `index`, padding included.
+    fn panel_norms(&self, index: usize) -> &[f32] {
+        &self.norms[index * self.width..(index + 1) * self.width]
+    }
+}
+
+/// Writes the rows of `panel_rows` minus `centre` coordinate-major into `panel` (`dim x WIDTH`)
+/// and returns their squared norms; padding rows of a last, partial panel get zeros.
+///
+/// Each gather loads one coordinate of sixteen rows, which is the transposition the panel needs.
+/// The sixteen rows' cache lines stay in L1 over the sixteen coordinates each contains. The
+/// gathers saved about 1 ms of the 1024 x 1024 x 1600 benchmark over a scalar loop.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_panel<const WIDTH: usize>(panel: &mut [f32], panel_rows: &[f32], centre: &[f32]) -> [f32; WIDTH] {
+    let dim = centre.len();
+    let rows = panel_rows.len() / dim;
+    assert!(
+        rows <= WIDTH && panel.len() == dim * WIDTH && dim <= MAX_DIM,
+        "packing {rows} rows of {dim} into a panel of {} values and {WIDTH} rows",
+        panel.len()
+    );
+
+    let offsets: [i32; LANES] = std::array::from_fn(|lane| (lane * dim) as i32);
+    // SAFETY: `offsets` contains 16 i32 values, the 64 bytes one unaligned load reads.
+    let offsets = unsafe { _mm512_loadu_si512(offsets.as_ptr().cast()) };
+    let mut norms = [0f32; WIDTH];
+
+    for first in (0..WIDTH).step_by(LANES) {
+        let in_panel = (WIDTH - first).min(LANES);
+        let present = rows.saturating_sub(first).min(in_panel);
+        let present_mask = lane_mask(present);
+        let store_mask = lane_mask(in_panel);
+        let rows_start = panel_rows.as_ptr().wrapping_add(first * dim);
+
+        let mut norm = _mm512_setzero_ps();
+        for (k, &c) in centre.iter().enumerate() {
+            // SAFETY: lane `l` reads `panel_rows[(first + l) * dim + k]` only where
+            // `present_mask` is set, that is for `first + l < rows`, and `k < dim`: inside
+            // `panel_rows`, which contains `rows * dim` values. Masked-off lanes read nothing.
+            let values = unsafe {
+                _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), present_mask, offsets, rows_start.wrapping_add(k))
+            };
+            let centred = _mm512_maskz_sub_ps(present_mask, values, _mm512_set1_ps(c));
+            norm = _mm512_fmadd_ps(centred, centred, norm);
+            // SAFETY: the set lanes write `panel[k * WIDTH + first + l]` for `l < in_panel`,
+            // below `(k + 1) * WIDTH <= dim * WIDTH`, the length of `panel` asserted above.
+            unsafe { _mm512_mask_storeu_ps(panel.as_mut_ptr().add(k * WIDTH + first), store_mask, centred) };
+        }
+
+        let mut lanes = [0f32; LANES];
+        // SAFETY: `lanes` has room for the 16 values of one vector.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), norm) };
+        norms[first..first + in_panel].copy_from_slice(&lanes[..in_panel]);
+    }
+    norms
+}
+
+/// Returns the mask of the first `count` (at most 16) lanes.
+fn lane_mask(count: usize) -> u16 {
+    ((1u32 << count.min(LANES)) - 1) as u16
+}
+
+/// Computes the distances of the output rows in `block`, which start at panel `first_panel` of
+/// `a`.
+fn fill_block(_cpu: Avx512, a: &Panels, b: &Panels, first_panel: usize, block: &mut [f32], columns: usize, dim: usize) {
+    let block_rows = block.len() / columns;
+    let panels = block_rows.div_ceil(TILE_ROWS);
+
+    for depth_start in (0..dim).step_by(DEPTH) {
+        let depth = DEPTH.min(dim - depth_start);
+        let pass = Pass {
+            first: depth_start == 0,
+            last: depth_start + depth == dim,
+        };
+
+        // Every tile of a column panel reads the same `b` slab, so it stays in L1 over the rows.
+        for column_panel in 0..b.count {
+            let b_slab = b.slab(column_panel, dim, depth_start, depth);
+            let b_norms = b.panel_norms(column_panel);
+            let first_column = column_panel * TILE_COLUMNS;
+            let valid_columns = TILE_COLUMNS.min(columns - first_column);
+
+            // The next slab comes from L3, and loading it on demand stalls the first tiles that
+            // read it. Prefetching an equal share of it during each tile hides that.
+            let next_slab = next_b_slab(b, column_panel, dim, depth_start, depth);
+            let lines_per_tile = next_slab.map_or(0, |slab| (slab.len() / LANES).div_ceil(panels));
+
+            for panel in 0..panels {
+                if let Some(slab) = next_slab {
+                    prefetch_lines(slab, panel * lines_per_tile, lines_per_tile);
+                }
+                let a_slab = a.slab(first_panel + panel, dim, depth_start, depth);
+                let a_norms = a.panel_norms(first_panel + panel);
+                let first_row = panel * TILE_ROWS;
+                let valid_rows = TILE_ROWS.min(block_rows - first_row);
+                let tile = &mut block[first_row * columns + first_column..];
+
+                // SAFETY: `_cpu` proves that the CPU has AVX-512F; `tile_pass` checks every
+                // length it relies on.
+                #[allow(unsafe_code)]
+                unsafe {
+                    tile_pass(
+                        TileInputs {
+                            a: a_slab,
+                            b: b_slab,
+                            a_norms,
+                            b_norms,
+                        },
+                        Tile {
+                            out: tile,
+                            stride: columns,
+                            rows: valid_rows,
+                            columns: valid_columns,
+                        },
+                        pass,
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Returns the `b` slab that follows `column_panel` at `depth_start`, in the order of
+/// [`fill_block`]'s loops.
+fn next_b_slab(b: &Panels, column_panel: usize, dim: usize, depth_start: usize, depth: usize) -> Option<&[f32]> {
+    if column_panel + 1 < b.count {
+        Some(b.slab(column_panel + 1, dim, depth_start, depth))
+    } else if depth_start + depth < dim {
+        let next_depth = DEPTH.min(dim - depth_start - depth);
+        Some(b.slab(0, dim, depth_start + depth, next_depth))
+    } else {
+        None
+    }
+}
+
+/// Asks the CPU to bring cache lines `first..first + count` of `values` into L2.
+fn prefetch_lines(values: &[f32], first: usize, count: usize) {
+    use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+
+    for line in first..(first + count).min(values.len().div_ceil(LANES)) {
+        // SAFETY: a prefetch never faults and has no visible effect; the address is inside
+        // `values` anyway, since `line * 16 < values.len()`.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T1>(values.as_ptr().add(line * LANES).cast());
+        }
+    }
+}
+
+/// The pass over the coordinates that a tile call makes.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    /// The accumulators start at zero instead of the partial sums in the output.
+    first: bool,
+
+    /// The tile writes finished distances instead of partial sums.
+    last: bool,
+}
+
+/// The packed slabs and norms one tile reads.
+struct TileInputs<'a> {
+    /// `depth x TILE_ROWS` coordinates of `a`.
+    a: &'a [f32],
+
+    /// `depth x TILE_COLUMNS` coordinates of `b`, 64-byte aligned.
+    b: &'a [f32],
+
+    /// `TILE_ROWS` norms of `a`'s rows.
+    a_norms: &'a [f32],
+
+    /// `TILE_COLUMNS` norms of `b`'s rows.
+    b_norms: &'a [f32],
+}
+
+/// The output of a tile: `rows x columns` values at `out[r * stride + c]`.
+struct Tile<'a> {
+    out: &'a mut [f32],
+    stride: usize,
+    rows: usize,
+    columns: usize,
+}
+
+/// Adds one slab's products to a tile, and on the last pass turns them into clamped distances.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
+    let depth = inputs.a.len() / TILE_ROWS;
+    assert!(
+        inputs.a.len() == depth * TILE_ROWS
+            && inputs.b.len() == depth * TILE_COLUMNS
+            && inputs.a_norms.len() == TILE_ROWS
+            && inputs.b_norms.len() == TILE_COLUMNS,
+        "distance tile: slab or norm lengths disagree"
+    );
+    assert!(
+        (1..=TILE_ROWS).contains(&tile.rows)
+            && (1..=TILE_COLUMNS).contains(&tile.columns)
+            && tile.columns <= tile.stride
+            && tile.out.len() >= (tile.rows - 1) * tile.stride + tile.columns,
+        "distance tile: {} x {} values do not fit {} values with stride {}",
+        tile.rows,
+        tile.columns,
+        tile.out.len(),
+        tile.stride
+    );
+
+    // Lane masks of the four vectors of a row: the last column panel may be partly padding.
+    let masks: [u16; 4] = std::array::from_fn(|vector| lane_mask(tile.columns.saturating_sub(vector * LANES)));
+
+    let out = tile.out.as_mut_ptr();
+    let mut accumulators = [_mm512_setzero_ps(); TILE_ROWS * 4];
+    if !pass.first {
+        for row in 0..tile.rows {
+            for (vector, &mask) in masks.iter().enumerate().filter(|(_, mask)| **mask != 0) {
+                // SAFETY: lane `l` of this load reads `out[row * stride + vector * 16 + l]`
+                // only where the mask is set, that is for column `vector * 16 + l < columns`,
+                // which the assertion above puts inside `out`. The start itself is such a
+                // column, since the mask is not empty.
+                accumulators[row * 4 + vector] =
+                    unsafe { _mm512_maskz_loadu_ps(mask, out.add(row * tile.stride + vector * LANES)) };
+            }
+        }
+    }
+
+    let a = inputs.a.as_ptr();
+    let b = inputs.b.as_ptr();
+    for k in 0..depth {
+        // SAFETY: `b` contains `depth x 64` values and `a` `depth x 6` (asserted above), so the
+        // four vectors at `k * 64` and the six values at `k * 6` lie inside them for `k < depth`.
+        let (b0, b1, b2, b3) = unsafe {
+            let b = b.add(k * TILE_COLUMNS);
+            (
+                _mm512_loadu_ps(b),
+                _mm512_loadu_ps(b.add(LANES)),
+                _mm512_loadu_ps(b.add(2 * LANES)),
+                _mm512_loadu_ps(b.add(3 * LANES)),
+            )
+        };
+        for row in 0..TILE_ROWS {
+            // SAFETY: as above, `k * 6 + row < depth * 6`.
+            let a = _mm512_set1_ps(unsafe { *a.add(k * TILE_ROWS + row) });
+            let accumulator = &mut accumulators[row * 4..row * 4 + 4];
+            accumulator[0] = _mm512_fmadd_ps(a, b0, accumulator[0]);
+            accumulator[1] = _mm512_fmadd_ps(a, b1, accumulator[1]);
+            accumulator[2] = _mm512_fmadd_ps(a, b2, accumulator[2]);
+            accumulator[3] = _mm512_fmadd_ps(a, b3, accumulator[3]);
+        }
+    }
+
+    let minus_two = _mm512_set1_ps(-2.0);
+    let zero = _mm512_setzero_ps();
+    for row in 0..tile.rows {
+        let a_norm = _mm512_set1_ps(inputs.a_norms[row]);
+        for (vector, &mask) in masks.iter().enumerate().filter(|(_, mask)| **mask != 0) {
+            let mut value: __m512 = accumulators[row * 4 + vector];
+            if pass.last {
+                // SAFETY: `b_norms` contains 64 values, so the vector at `vector * 16` is inside.
+                let b_norm = unsafe { _mm512_loadu_ps(inputs.b_norms.as_ptr().add(vector * LANES)) };
+                let distance = _mm512_fmadd_ps(value, minus_two, _mm512_add_ps(a_norm, b_norm));
+                // `max(0, d)` returns its second operand when one is NaN, so NaN stays NaN.
+                value = _mm512_max_ps(zero, distance);
+            }
+            // SAFETY: the same lanes as the masked load above.
+            unsafe { _mm512_mask_storeu_ps(out.add(row * tile.stride + vector * LANES), mask, value) };
+        }
+    }
+}
