@@ -87,8 +87,8 @@ pub(crate) fn squared_distances(
     }
 
     let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
-    let a_panels = Panels::pack::<TILE_ROWS>(cpu, a, dim, centre, a_storage);
-    let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, b, dim, centre, b_storage);
+    let a_panels = Panels::pack::<TILE_ROWS>(cpu, a, dim, centre, Layout::BlockMajor, a_storage);
+    let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, b, dim, centre, Layout::PanelMajor, b_storage);
 
     // Tasks own blocks of whole output rows, so each writes its own slice. Four tasks per thread
     // even out the last, shorter block.
@@ -119,11 +119,26 @@ struct Panels {
     /// Rows per panel.
     width: usize,
 
+    /// The order of the slabs in `storage`.
+    layout: Layout,
+
     /// Number of panels.
     count: usize,
 
     /// Squared norm of every centred row, zero for padding rows.
     norms: Vec<f32>,
+}
+
+/// The order of the slabs in [`Panels`]. Within a slab, values are coordinate-major.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Each panel's `dim` coordinates are contiguous, so the slabs of one panel follow each
+    /// other.
+    PanelMajor,
+
+    /// Each block of [`DEPTH`] coordinates is contiguous, so the slabs of one block follow each
+    /// other.
+    BlockMajor,
 }
 
 impl Panels {
@@ -134,42 +149,79 @@ impl Panels {
         values: &[f32],
         dim: usize,
         centre: &[f32],
+        layout: Layout,
         mut storage: Vec<f32>,
     ) -> Self {
         let count = (values.len() / dim).div_ceil(WIDTH);
-        let panel_len = dim * WIDTH;
 
-        // `pack_panel` writes every value, so storage kept from an earlier call needs no
+        // `pack_slab` writes every value, so storage kept from an earlier call needs no
         // clearing. Aligned vector loads of `b` never straddle two cache lines; unaligned ones
         // that do cost the tile about 10% of its speed.
-        storage.resize(count * panel_len + LANES, 0.0);
+        storage.resize(count * dim * WIDTH + LANES, 0.0);
         let start = storage.as_ptr().align_offset(64).min(LANES);
+        let packed = &mut storage[start..start + count * dim * WIDTH];
 
-        let norms: Vec<f32> = storage[start..start + count * panel_len]
-            .par_chunks_mut(panel_len)
-            .zip(values.par_chunks(panel_len))
-            .flat_map_iter(|(panel, panel_rows)| {
-                // SAFETY: `_cpu` proves that the CPU has AVX-512F.
-                #[allow(unsafe_code)]
-                unsafe {
-                    pack_panel::<WIDTH>(panel, panel_rows, centre)
+        // SAFETY (both closures): `_cpu` proves that the CPU has AVX-512F.
+        let norms = match layout {
+            Layout::PanelMajor => packed
+                .par_chunks_mut(dim * WIDTH)
+                .zip(values.par_chunks(dim * WIDTH))
+                .flat_map_iter(|(panel, panel_rows)| {
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        pack_slab::<WIDTH>(panel, panel_rows, 0, centre)
+                    }
+                })
+                .collect(),
+            Layout::BlockMajor => {
+                let block_norms: Vec<Vec<f32>> = packed
+                    .par_chunks_mut(DEPTH * count * WIDTH)
+                    .enumerate()
+                    .map(|(block, slabs)| {
+                        let depth_start = block * DEPTH;
+                        let depth = slabs.len() / (count * WIDTH);
+                        slabs
+                            .chunks_exact_mut(depth * WIDTH)
+                            .zip(values.chunks(dim * WIDTH))
+                            .flat_map(|(slab, panel_rows)| {
+                                #[allow(unsafe_code)]
+                                unsafe {
+                                    pack_slab::<WIDTH>(slab, panel_rows, depth_start, centre)
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect();
+
+                // Summed in block order, so the norms do not depend on the number of threads.
+                let mut norms = vec![0f32; count * WIDTH];
+                for block in &block_norms {
+                    for (norm, part) in norms.iter_mut().zip(block) {
+                        *norm += part;
+                    }
                 }
-            })
-            .collect();
+                norms
+            }
+        };
 
         Self {
             storage,
             start,
             width: WIDTH,
+            layout,
             count,
             norms,
         }
     }
 
     /// Returns coordinates `depth_start..depth_start + depth` of panel `index`, with `dim`
-    /// coordinates per row.
+    /// coordinates per row. `depth_start` must start a block of [`DEPTH`] coordinates.
     fn slab(&self, index: usize, dim: usize, depth_start: usize, depth: usize) -> &[f32] {
-        let from = self.start + (index * dim + depth_start) * self.width;
+        let slab_start = match self.layout {
+            Layout::PanelMajor => index * dim + depth_start,
+            Layout::BlockMajor => depth_start * self.count + index * depth,
+        };
+        let from = self.start + slab_start * self.width;
         &self.storage[from..from + depth * self.width]
     }
 
@@ -179,8 +231,9 @@ impl Panels {
     }
 }
 
-/// Writes the rows of `panel_rows` minus `centre` coordinate-major into `panel` (`dim x WIDTH`)
-/// and returns their squared norms; padding rows of a last, partial panel get zeros.
+/// Writes coordinates `depth_start..depth_start + depth` of the rows of `panel_rows` minus
+/// `centre` coordinate-major into `slab` (`depth x WIDTH`) and returns the squared norms of
+/// those parts of the rows. Padding rows of a last, partial panel get zeros.
 ///
 /// Each gather loads one coordinate of sixteen rows, which is the transposition the panel needs.
 /// The sixteen rows' cache lines stay in L1 over the sixteen coordinates each contains. The
@@ -191,13 +244,20 @@ impl Panels {
 /// The CPU must support AVX-512F.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_panel<const WIDTH: usize>(panel: &mut [f32], panel_rows: &[f32], centre: &[f32]) -> [f32; WIDTH] {
+unsafe fn pack_slab<const WIDTH: usize>(
+    slab: &mut [f32],
+    panel_rows: &[f32],
+    depth_start: usize,
+    centre: &[f32],
+) -> [f32; WIDTH] {
     let dim = centre.len();
     let rows = panel_rows.len() / dim;
+    let depth = slab.len() / WIDTH;
     assert!(
-        rows <= WIDTH && panel.len() == dim * WIDTH && dim <= MAX_DIM,
-        "packing {rows} rows of {dim} into a panel of {} values and {WIDTH} rows",
-        panel.len()
+        rows <= WIDTH && slab.len() == depth * WIDTH && depth_start + depth <= dim && dim <= MAX_DIM,
+        "packing coordinates {depth_start}..{} of {rows} rows of {dim} into a slab of {} values and {WIDTH} rows",
+        depth_start + depth,
+        slab.len()
     );
 
     let offsets: [i32; LANES] = std::array::from_fn(|lane| (lane * dim) as i32);
@@ -210,21 +270,22 @@ unsafe fn pack_panel<const WIDTH: usize>(panel: &mut [f32], panel_rows: &[f32], 
         let present = rows.saturating_sub(first).min(in_panel);
         let present_mask = lane_mask(present);
         let store_mask = lane_mask(in_panel);
-        let rows_start = panel_rows.as_ptr().wrapping_add(first * dim);
+        let rows_start = panel_rows.as_ptr().wrapping_add(first * dim + depth_start);
 
         let mut norm = _mm512_setzero_ps();
-        for (k, &c) in centre.iter().enumerate() {
-            // SAFETY: lane `l` reads `panel_rows[(first + l) * dim + k]` only where
-            // `present_mask` is set, that is for `first + l < rows`, and `k < dim`: inside
-            // `panel_rows`, which contains `rows * dim` values. Masked-off lanes read nothing.
+        for (k, &c) in centre[depth_start..depth_start + depth].iter().enumerate() {
+            // SAFETY: lane `l` reads `panel_rows[(first + l) * dim + depth_start + k]` only
+            // where `present_mask` is set, that is for `first + l < rows`, and
+            // `depth_start + k < dim`: inside `panel_rows`, which contains `rows * dim` values.
+            // Masked-off lanes read nothing.
             let values = unsafe {
                 _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), present_mask, offsets, rows_start.wrapping_add(k))
             };
             let centred = _mm512_maskz_sub_ps(present_mask, values, _mm512_set1_ps(c));
             norm = _mm512_fmadd_ps(centred, centred, norm);
-            // SAFETY: the set lanes write `panel[k * WIDTH + first + l]` for `l < in_panel`,
-            // below `(k + 1) * WIDTH <= dim * WIDTH`, the length of `panel` asserted above.
-            unsafe { _mm512_mask_storeu_ps(panel.as_mut_ptr().add(k * WIDTH + first), store_mask, centred) };
+            // SAFETY: the set lanes write `slab[k * WIDTH + first + l]` for `l < in_panel`,
+            // below `(k + 1) * WIDTH <= depth * WIDTH`, the length of `slab` asserted above.
+            unsafe { _mm512_mask_storeu_ps(slab.as_mut_ptr().add(k * WIDTH + first), store_mask, centred) };
         }
 
         let mut lanes = [0f32; LANES];
@@ -246,19 +307,22 @@ fn fill_block(_cpu: Avx512, a: &Panels, b: &Panels, first_panel: usize, block: &
     let block_rows = block.len() / columns;
     let panels = block_rows.div_ceil(TILE_ROWS);
 
-    for depth_start in (0..dim).step_by(DEPTH) {
-        let depth = DEPTH.min(dim - depth_start);
-        let pass = Pass {
-            first: depth_start == 0,
-            last: depth_start + depth == dim,
-        };
+    // One column panel at a time, because its `b` slabs are contiguous and its strip of the
+    // output stays in cache over the passes. The task's `a` slabs (block-major) stay in L2.
+    for column_panel in 0..b.count {
+        let b_norms = b.panel_norms(column_panel);
+        let first_column = column_panel * TILE_COLUMNS;
+        let valid_columns = TILE_COLUMNS.min(columns - first_column);
 
-        // Every tile of a column panel reads the same `b` slab, so it stays in L1 over the rows.
-        for column_panel in 0..b.count {
+        for depth_start in (0..dim).step_by(DEPTH) {
+            let depth = DEPTH.min(dim - depth_start);
+            let pass = Pass {
+                first: depth_start == 0,
+                last: depth_start + depth == dim,
+            };
+
+            // Every tile of the block's rows reads the same `b` slab, so it stays in L1.
             let b_slab = b.slab(column_panel, dim, depth_start, depth);
-            let b_norms = b.panel_norms(column_panel);
-            let first_column = column_panel * TILE_COLUMNS;
-            let valid_columns = TILE_COLUMNS.min(columns - first_column);
 
             // The next slab comes from L3, and loading it on demand stalls the first tiles that
             // read it. Prefetching an equal share of it during each tile hides that.
@@ -275,7 +339,7 @@ fn fill_block(_cpu: Avx512, a: &Panels, b: &Panels, first_panel: usize, block: &
                 let valid_rows = TILE_ROWS.min(block_rows - first_row);
                 let tile = &mut block[first_row * columns + first_column..];
 
-                // SAFETY: `_cpu` proves that the CPU has AVX-512F; `tile_pass` checks every
+                // SAFETY: `_cpu` proves that the CPU has AVX-512F, and `tile_pass` checks every
                 // length it relies on.
                 #[allow(unsafe_code)]
                 unsafe {
@@ -300,14 +364,14 @@ fn fill_block(_cpu: Avx512, a: &Panels, b: &Panels, first_panel: usize, block: &
     }
 }
 
-/// Returns the `b` slab that follows `column_panel` at `depth_start`, in the order of
+/// Returns the `b` slab that follows the one of `column_panel` at `depth_start`, in the order of
 /// [`fill_block`]'s loops.
 fn next_b_slab(b: &Panels, column_panel: usize, dim: usize, depth_start: usize, depth: usize) -> Option<&[f32]> {
-    if column_panel + 1 < b.count {
-        Some(b.slab(column_panel + 1, dim, depth_start, depth))
-    } else if depth_start + depth < dim {
+    if depth_start + depth < dim {
         let next_depth = DEPTH.min(dim - depth_start - depth);
-        Some(b.slab(0, dim, depth_start + depth, next_depth))
+        Some(b.slab(column_panel, dim, depth_start + depth, next_depth))
+    } else if column_panel + 1 < b.count {
+        Some(b.slab(column_panel + 1, dim, 0, DEPTH.min(dim)))
     } else {
         None
     }
@@ -393,15 +457,19 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
 
     let out = tile.out.as_mut_ptr();
     let mut accumulators = [_mm512_setzero_ps(); TILE_ROWS * 4];
+    // The loops over rows and vectors have constant bounds, so the compiler unrolls them and the
+    // accumulators stay in registers. The conditions skip the padding.
     if !pass.first {
-        for row in 0..tile.rows {
-            for (vector, &mask) in masks.iter().enumerate().filter(|(_, mask)| **mask != 0) {
-                // SAFETY: lane `l` of this load reads `out[row * stride + vector * 16 + l]`
-                // only where the mask is set, that is for column `vector * 16 + l < columns`,
-                // which the assertion above puts inside `out`. The start itself is such a
-                // column, since the mask is not empty.
-                accumulators[row * 4 + vector] =
-                    unsafe { _mm512_maskz_loadu_ps(mask, out.add(row * tile.stride + vector * LANES)) };
+        for row in 0..TILE_ROWS {
+            for (vector, &mask) in masks.iter().enumerate() {
+                if row < tile.rows && mask != 0 {
+                    // SAFETY: lane `l` of this load reads `out[row * stride + vector * 16 + l]`
+                    // only where the mask is set, that is for column `vector * 16 + l < columns`,
+                    // which the assertion above puts inside `out`. The start itself is such a
+                    // column, since the mask is not empty.
+                    accumulators[row * 4 + vector] =
+                        unsafe { _mm512_maskz_loadu_ps(mask, out.add(row * tile.stride + vector * LANES)) };
+                }
             }
         }
     }
@@ -433,9 +501,12 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
 
     let minus_two = _mm512_set1_ps(-2.0);
     let zero = _mm512_setzero_ps();
-    for row in 0..tile.rows {
+    for row in 0..TILE_ROWS {
         let a_norm = _mm512_set1_ps(inputs.a_norms[row]);
-        for (vector, &mask) in masks.iter().enumerate().filter(|(_, mask)| **mask != 0) {
+        for (vector, &mask) in masks.iter().enumerate() {
+            if row >= tile.rows || mask == 0 {
+                continue;
+            }
             let mut value: __m512 = accumulators[row * 4 + vector];
             if pass.last {
                 // SAFETY: `b_norms` contains 64 values, so the vector at `vector * 16` is inside.
