@@ -116,19 +116,48 @@ fn squared_l2_exact_across_tile_edges() {
         .unwrap();
 
         assert_eq!(distances.dims(), [rows, columns]);
-        let expected: Vec<f64> = a
-            .chunks(dim)
-            .flat_map(|x| {
-                b.chunks(dim).map(move |y| {
-                    x.iter()
-                        .zip(y)
-                        .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
-                        .sum::<f64>()
-                })
-            })
-            .collect();
+        let expected = direct_squared_distances(&a, &b, dim);
         assert_close(&as_f64(&distances), &expected, 1e-4, &format!("{rows}x{columns}x{dim}"));
     }
+}
+
+/// Many rows far from the origin, more than the centre averages: centring still removes the
+/// cancellation, so distances between points 0.01 apart keep their digits.
+#[test]
+fn squared_l2_cancellation_many_rows() {
+    let (rows, columns, dim) = (150usize, 130usize, 40usize);
+    let far = |values: Vec<f32>| -> Vec<f32> { values.into_iter().map(|v| 1000.0 + 0.01 * v).collect() };
+    let a = far(pseudo_random(rows * dim, 11));
+    let b = far(pseudo_random(columns * dim, 12));
+
+    let distances = squared_l2(
+        &Tensor::from_slice(&a, (rows, dim), &Device::Cpu).unwrap(),
+        &Tensor::from_slice(&b, (columns, dim), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+
+    let expected = direct_squared_distances(&a, &b, dim);
+    let actual = as_f64(&distances);
+    for (index, (&got, &want)) in actual.iter().zip(&expected).enumerate() {
+        assert!(
+            (got - want).abs() <= 1e-3 * want,
+            "distance {index}: got {got}, expected {want}"
+        );
+    }
+}
+
+/// Returns `Σ (x - y)²` in f64 for every pair of rows of `a` and `b`, row-major.
+fn direct_squared_distances(a: &[f32], b: &[f32], dim: usize) -> Vec<f64> {
+    a.chunks(dim)
+        .flat_map(|x| {
+            b.chunks(dim).map(move |y| {
+                x.iter()
+                    .zip(y)
+                    .map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2))
+                    .sum::<f64>()
+            })
+        })
+        .collect()
 }
 
 /// Returns the values of an f32 tensor, flattened, as f64.

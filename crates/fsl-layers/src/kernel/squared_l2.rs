@@ -12,9 +12,10 @@ use crate::ops::{SquaredDistances, finite_column_mean};
 /// `A x B x D` tensor of differences. On the CPU in f32 and f64 this is one fused operation with
 /// its own gradient, elsewhere candle's tensor operations.
 ///
-/// Both sets are first centred on the mean of the finite values of `b`. Distances do not change
-/// under translation, and small coordinates avoid the cancellation that otherwise turns nearly
-/// equal large vectors into negative or zero distances in f32. The result is clamped at 0 so
+/// Both sets are first centred on the mean of the finite values of `b` (of 64 evenly spaced rows
+/// when `b` has more). Distances do not change under translation, and small coordinates avoid
+/// the cancellation that otherwise turns nearly equal large vectors into negative or zero
+/// distances in f32. The result is clamped at 0 so
 /// rounding never produces a negative distance. A row containing NaN gives NaN distances in its
 /// own row or column only, because it does not enter the centre.
 #[derive(Debug, Clone, Copy, Default)]

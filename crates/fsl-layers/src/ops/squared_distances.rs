@@ -36,14 +36,14 @@ impl SquaredDistances {
         if let Some(cpu) = super::distance_tiles::Avx512::detect()
             && dim <= super::distance_tiles::MAX_DIM
         {
-            let centre = column_means(b, dim);
+            let centre = centre(b, dim);
             return super::distance_tiles::squared_distances(cpu, a, b, rows, columns, dim, &centre);
         }
         Self::forward_typed(a, b, rows, columns, dim)
     }
 
     fn forward_typed<T: WithDType>(a: &[T], b: &[T], rows: usize, columns: usize, dim: usize) -> Vec<T> {
-        let centre = column_means(b, dim);
+        let centre = centre(b, dim);
         let (a, a_norms) = centre_rows(a, &centre);
         let (b, b_norms) = centre_rows(b, &centre);
 
@@ -73,57 +73,53 @@ impl SquaredDistances {
     }
 }
 
-/// Returns the mean of the finite values of every column of the row-major matrix `values` with
-/// `dim` columns.
+/// Rows of `b` whose mean is the centre that both sets are shifted by.
+///
+/// Any point near the rows removes the cancellation, so a sample serves as well as the whole set.
+/// Averaging all the rows of a 1024 x 1600 `b` took 0.6 ms of the 12 ms benchmark, a full pass
+/// over memory.
+const CENTRE_ROWS: usize = 64;
+
+/// Returns the indices of the rows of `b` that [`centre`] averages: at most [`CENTRE_ROWS`],
+/// evenly spaced from the first.
+fn sampled_rows(rows: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
+    (0..rows).step_by(rows.div_ceil(CENTRE_ROWS).max(1))
+}
+
+/// Returns the centre that both sets are shifted by: the mean of the finite values of every
+/// column over the rows that [`sampled_rows`] picks from the row-major `b` with `dim` columns.
 ///
 /// Skipping NaN and infinities keeps one bad row from spreading NaN into the distances of every
-/// other pair through the shared centre. Blocks of rows are summed in `T`, in parallel, and the
-/// block sums are merged in f64 in block order, so the result does not depend on the number of
-/// threads.
-fn column_means<T: WithDType>(values: &[T], dim: usize) -> Vec<T> {
-    const ROWS_PER_BLOCK: usize = 64;
-
+/// other pair through the shared centre. The sums are accumulated in f64.
+fn centre<T: WithDType>(b: &[T], dim: usize) -> Vec<T> {
     let dim = dim.max(1);
-    let block_sums: Vec<(Vec<T>, Vec<T>)> = values
-        .par_chunks(ROWS_PER_BLOCK * dim)
-        .map(|block| {
-            let mut sums = vec![T::zero(); dim];
-            let mut counts = vec![T::zero(); dim];
-            for row in block.chunks_exact(dim) {
-                for ((sum, count), &value) in sums.iter_mut().zip(counts.iter_mut()).zip(row) {
-                    // `v·0` is 0 for finite values and NaN otherwise. Without branches, the
-                    // loop vectorises.
-                    let finite = value * T::zero() == T::zero();
-                    *sum += if finite { value } else { T::zero() };
-                    *count += if finite { T::one() } else { T::zero() };
-                }
-            }
-            (sums, counts)
-        })
-        .collect();
-
     let mut sums = vec![0f64; dim];
-    let mut counts = vec![0f64; dim];
-    for (block_sum, block_count) in &block_sums {
-        for (total, part) in sums.iter_mut().zip(block_sum) {
-            *total += part.to_f64();
-        }
-        for (total, part) in counts.iter_mut().zip(block_count) {
-            *total += part.to_f64();
+    let mut counts = vec![0u32; dim];
+    for row in sampled_rows(b.len() / dim) {
+        let values = &b[row * dim..(row + 1) * dim];
+        for ((sum, count), value) in sums.iter_mut().zip(&mut counts).zip(values) {
+            let value = value.to_f64();
+            if value.is_finite() {
+                *sum += value;
+                *count += 1;
+            }
         }
     }
     sums.iter()
         .zip(&counts)
-        .map(|(&sum, &count)| T::from_f64(if count == 0.0 { 0.0 } else { sum / count }))
+        .map(|(&sum, &count)| T::from_f64(if count == 0 { 0.0 } else { sum / f64::from(count) }))
         .collect()
 }
 
-/// Returns the `1 x D` mean of the finite values of every column of `b`, the centre the forward
-/// pass uses.
+/// Returns the `1 x D` centre of [`centre`] for a tensor `b`, for the backward pass and for
+/// devices other than the CPU.
 pub(crate) fn finite_column_mean(b: &Tensor) -> candle_core::Result<Tensor> {
+    let rows: Vec<u32> = sampled_rows(b.dim(0)?).map(|row| row as u32).collect();
+    let b = b.index_select(&Tensor::new(rows.as_slice(), b.device())?, 0)?;
+
     // x·0 is 0 exactly for finite x and NaN for NaN and infinities.
     let finite = b.affine(0.0, 0.0)?.eq(0.0)?;
-    let finite_values = finite.where_cond(b, &b.zeros_like()?)?;
+    let finite_values = finite.where_cond(&b, &b.zeros_like()?)?;
     let counts = finite.to_dtype(b.dtype())?.sum_keepdim(0)?.maximum(1.0)?;
     finite_values.sum_keepdim(0)?.broadcast_div(&counts)
 }
