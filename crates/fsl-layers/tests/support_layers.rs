@@ -261,6 +261,25 @@ fn absent_class_never_gets_a_prototype() {
     assert_eq!(classifier.predict(&query).unwrap()[0].label, 0);
 }
 
+/// A NaN support embedding makes its own class's prototype NaN and leaves the others finite, and
+/// the gradient of the prototypes reaches every support item with weight 1 / class size.
+#[test]
+fn centroids_keep_nan_in_its_class() {
+    let support = Tensor::new(&[[1f32, 1.], [3., 3.], [f32::NAN, 0.], [12., 0.]], &Device::Cpu).unwrap();
+
+    let values = centroids(&support, &[0, 0, 1, 1], 2).unwrap().to_vec2::<f32>().unwrap();
+
+    assert_eq!(values[0], [2.0, 2.0]);
+    assert!(values[1][0].is_nan(), "{values:?}");
+    assert_eq!(values[1][1], 0.0);
+
+    let support = candle_core::Var::new(&[[1f32, 1.], [3., 3.], [5., 0.]], &Device::Cpu).unwrap();
+    let prototypes = centroids(support.as_tensor(), &[0, 0, 1], 2).unwrap();
+    let gradients = prototypes.sum_all().unwrap().backward().unwrap();
+    let gradient = gradients.get(support.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
+    assert_eq!(gradient, [[0.5, 0.5], [0.5, 0.5], [1.0, 1.0]]);
+}
+
 /// One-hot targets of labels drawn from 5 global classes, two of them absent from the batch.
 #[test]
 fn one_hot_absent_columns_stay_zero() {

