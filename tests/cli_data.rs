@@ -561,6 +561,11 @@ fn bad_input_exits_with_two() {
 
     let output = fsl(&["eval", "--model", &path(&missing), "--data", &path(&missing)]);
     assert_input_error(&output, "no-such-folder");
+    assert_input_error(&output, "folder not found");
+
+    // An existing folder without a saved model: the error explains what a run folder contains.
+    let output = fsl(&["eval", &path(dir.path()), "--data", &path(&missing)]);
+    assert_input_error(&output, "no saved model here");
 
     let images = dir.path().join("images");
     std::fs::create_dir_all(images.join("cat")).unwrap();
@@ -602,6 +607,12 @@ fn bad_input_exits_with_two() {
         "[data]\npath = \"images\"\n[model]\nencoder = { kind = \"vgg16\" }\n",
     );
     assert_input_error(&output, "unknown variant `vgg16`");
+    assert_input_error(&output, "model.encoder.kind");
+    let output = train_with_config(
+        "wrong-type.json",
+        r#"{"data": {"path": "images"}, "training": {"episodes": "many"}}"#,
+    );
+    assert_input_error(&output, "training.episodes");
     // Head settings that only building the network checks.
     let output = train_with_config(
         "no-hidden-units.toml",

@@ -154,9 +154,9 @@ impl RunConfig {
     /// # Errors
     ///
     /// [`Error::Read`] when the file cannot be read, and [`Error::InvalidSetting`] for an
-    /// extension other than `.toml` and `.json`. [`Error::Config`] names the file, the key and
-    /// the line when the file does not parse: a missing `data.path`, an unknown key or encoder
-    /// kind, or a value of the wrong type.
+    /// extension other than `.toml` and `.json`. [`Error::Config`] names the file, the key path
+    /// (such as `model.encoder.kind`) and, in TOML, the line when the file does not parse: a
+    /// missing `data.path`, an unknown key or encoder kind, or a value of the wrong type.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_owned(),
@@ -169,8 +169,17 @@ impl RunConfig {
 
         let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
         let mut config: RunConfig = match extension.as_deref() {
-            Some("toml") => toml::from_str(&text).map_err(|error| parse_error(one_line(&error, &text)))?,
-            Some("json") => serde_json::from_str(&text).map_err(|error| parse_error(error.to_string()))?,
+            Some("toml") => {
+                let document =
+                    toml::Deserializer::parse(&text).map_err(|error| parse_error(one_line(&error, &text)))?;
+                serde_path_to_error::deserialize(document)
+                    .map_err(|error| parse_error(with_key(error.path(), one_line(error.inner(), &text))))?
+            }
+            Some("json") => {
+                let mut document = serde_json::Deserializer::from_str(&text);
+                serde_path_to_error::deserialize(&mut document)
+                    .map_err(|error| parse_error(with_key(error.path(), error.inner().to_string())))?
+            }
             _ => {
                 return Err(Error::InvalidSetting {
                     name: "config",
@@ -272,6 +281,17 @@ pub fn encoder_image_size(encoder: &EncoderConfig) -> Option<u32> {
 
 /// Formats a TOML error on one line, `line L, column C (source line): message`, because the command line
 /// prints one line per error while toml's own text quotes the source over several lines.
+/// Prefixes `message` with the key path that `serde_path_to_error` tracked, such as
+/// `model.encoder`, unless the error arose at the top of the document.
+fn with_key(path: &serde_path_to_error::Path, message: String) -> String {
+    let key = path.to_string();
+    if key.is_empty() || key == "." {
+        message
+    } else {
+        format!("{key}: {message}")
+    }
+}
+
 fn one_line(error: &toml::de::Error, text: &str) -> String {
     let Some(span) = error.span() else {
         return error.message().to_owned();

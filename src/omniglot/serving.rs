@@ -206,14 +206,27 @@ impl FewShotClassifier {
 ///
 /// # Errors
 ///
-/// [`Error::Models`] when the model cannot be read, and [`Error::InvalidSetting`] for an
-/// encoder that does not take single-channel images or whose image size is unknown.
+/// [`Error::Models`] when the model cannot be read, and [`Error::InvalidSetting`] for a missing
+/// folder, a folder without a saved model, or an encoder that does not take single-channel
+/// images or whose image size is unknown.
 pub fn load_run(path: &Path) -> Result<(FewShotNetwork, u32)> {
     let nested = path.join("model");
-    let model_dir = if !path.join("config.json").exists() && nested.join("config.json").exists() {
+    let model_dir = if path.join("config.json").exists() {
+        path.to_path_buf()
+    } else if nested.join("config.json").exists() {
         nested
     } else {
-        path.to_path_buf()
+        let reason = if path.is_dir() {
+            "no saved model here: neither the folder nor its model/ subfolder contains config.json; \
+             give the output folder of `fsl train` or `fsl omniglot`"
+        } else {
+            "folder not found; give the output folder of `fsl train` or `fsl omniglot`"
+        };
+        return Err(Error::InvalidSetting {
+            name: "run",
+            value: path.display().to_string(),
+            reason: reason.to_owned(),
+        });
     };
     let network = FewShotNetwork::load(&model_dir)?;
 

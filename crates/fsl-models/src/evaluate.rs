@@ -49,10 +49,11 @@ impl fmt::Display for EvaluationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.2}% ± {:.2}% ({} episodes)",
+            "{:.2}% ± {:.2}% ({} {})",
             100.0 * self.mean_accuracy,
             100.0 * self.confidence_95,
-            self.episodes
+            self.episodes,
+            if self.episodes == 1 { "episode" } else { "episodes" }
         )
     }
 }

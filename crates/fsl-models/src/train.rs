@@ -223,8 +223,11 @@ pub(crate) fn run(
                 train_accuracy: accuracy_sum / window as f64,
                 validation: validation_report,
             };
-            // Without validation the field is left out rather than printed as `None`.
-            let validation_accuracy = record.validation.map(|report| format!("{:.4}", report.mean_accuracy));
+            // Without validation the field is left out rather than printed as `None`. `display`
+            // logs the number bare, as the other fields, instead of as a quoted string.
+            let validation_accuracy = record
+                .validation
+                .map(|report| tracing::field::display(format!("{:.4}", report.mean_accuracy)));
             tracing::info!(
                 episode = record.episode,
                 train_loss = format_args!("{:.4}", record.train_loss),

@@ -99,6 +99,13 @@ fn report_displays_percentages() {
 }
 
 #[test]
+fn report_of_one_episode_is_singular() {
+    let report = EvaluationReport::from_accuracies(&[0.5]).unwrap();
+
+    assert!(report.to_string().ends_with("(1 episode)"), "{report}");
+}
+
+#[test]
 fn report_rejects_empty_list() {
     let error = EvaluationReport::from_accuracies(&[]).unwrap_err();
 
