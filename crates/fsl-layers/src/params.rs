@@ -125,11 +125,40 @@ impl ParamStore {
         Ok(())
     }
 
+    /// Copies the current value of every buffer, such as batch-norm running statistics, so that
+    /// [`restore_buffers`](Self::restore_buffers) can undo the updates of a training forward pass
+    /// that fails partway through the network.
+    pub fn snapshot_buffers(&self) -> Result<BufferSnapshot> {
+        let entries = self.lock();
+        let mut values = Vec::new();
+        for (var, kind) in entries.values.values() {
+            if *kind == ParamKind::Buffer {
+                // `copy` gives new storage: `Var::set` later writes into the old one in place.
+                values.push((var.clone(), var.as_tensor().copy()?));
+            }
+        }
+        Ok(BufferSnapshot { values })
+    }
+
+    /// Writes the values of `snapshot` back into the buffers it was taken from.
+    pub fn restore_buffers(&self, snapshot: &BufferSnapshot) -> Result<()> {
+        for (var, value) in &snapshot.values {
+            var.set(value)?;
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A poisoned lock means another thread panicked while inserting; the map itself is
         // still consistent because every insertion is a single call.
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Copies of the buffers of a [`ParamStore`], from [`ParamStore::snapshot_buffers`].
+#[derive(Debug, Clone)]
+pub struct BufferSnapshot {
+    values: Vec<(Var, Tensor)>,
 }
 
 /// Creates parameters named under a prefix in a [`ParamStore`].

@@ -72,7 +72,7 @@ impl FewShotNetwork {
 
     /// Embeds a batch of images.
     pub fn embed(&self, images: &Tensor, train: bool) -> Result<Tensor> {
-        self.encoder.embed(images, train)
+        self.undo_buffers_on_error(train, || self.encoder.embed(images, train))
     }
 
     /// Computes the `Q x n_way` class scores of the queries of an episode (the largest score is
@@ -81,9 +81,11 @@ impl FewShotNetwork {
     /// Support and query images go through the encoder as one batch, so that in training mode
     /// batch normalisation sees the statistics of the whole episode.
     pub fn class_scores(&self, episode: &EpisodeBatch, train: bool) -> Result<Tensor> {
-        let (query, support) = self.embed_episode(episode, train)?;
-        self.head
-            .class_scores(&query, &support, &episode.support_labels, episode.n_way)
+        self.undo_buffers_on_error(train, || {
+            let (query, support) = self.embed_episode(episode, train)?;
+            self.head
+                .class_scores(&query, &support, &episode.support_labels, episode.n_way)
+        })
     }
 
     /// Computes the loss and accuracy of an episode.
@@ -98,19 +100,38 @@ impl FewShotNetwork {
             });
         }
 
-        let (query, support) = self.embed_episode(episode, train)?;
-        let output = self.head.output(
-            &query,
-            &support,
-            &episode.support_labels,
-            &episode.query_labels,
-            episode.n_way,
-        )?;
-        let accuracy = metrics::accuracy(&output.scores, &episode.query_labels, false)?;
-        Ok(EpisodeOutput {
-            loss: output.loss,
-            accuracy,
+        self.undo_buffers_on_error(train, || {
+            let (query, support) = self.embed_episode(episode, train)?;
+            let output = self.head.output(
+                &query,
+                &support,
+                &episode.support_labels,
+                &episode.query_labels,
+                episode.n_way,
+            )?;
+            let accuracy = metrics::accuracy(&output.scores, &episode.query_labels, false)?;
+            Ok(EpisodeOutput {
+                loss: output.loss,
+                accuracy,
+            })
         })
+    }
+
+    /// Runs `forward` and, in training mode, puts the buffers back as they were when it fails.
+    ///
+    /// In training mode every batch norm updates its running statistics as the batch passes it,
+    /// so a batch rejected deeper in the network, or by the loss (NaN scores), would otherwise
+    /// leave the earlier ones changed.
+    fn undo_buffers_on_error<T>(&self, train: bool, forward: impl FnOnce() -> Result<T>) -> Result<T> {
+        if !train {
+            return forward();
+        }
+        let snapshot = self.params.snapshot_buffers()?;
+        let result = forward();
+        if result.is_err() {
+            self.params.restore_buffers(&snapshot)?;
+        }
+        result
     }
 
     /// Returns the query and support embeddings of an episode.

@@ -185,9 +185,13 @@ pub(crate) fn run(
 
         let episode = train.episode(index as u64)?;
         network.encoder().seed_episode(index as u64);
+        let buffers = network.params().snapshot_buffers()?;
         let output = network.episode(&episode, true)?;
         let loss = output.loss.to_scalar::<f32>()?;
         if !loss.is_finite() {
+            // The failed step leaves no trace: no optimiser update, and the batch norms'
+            // running statistics as they were before it.
+            network.params().restore_buffers(&buffers)?;
             return Err(Error::Diverged { episode: index, loss });
         }
         let mut grads = output.loss.backward()?;

@@ -331,6 +331,7 @@ fn darknet53_single_image_training_leaves_statistics_finite() {
         base_channels: 1,
         residual_blocks: [1, 1, 1, 1, 1],
     }));
+    let initial = snapshot(&network);
     let last_stage = snapshot(&network)
         .into_iter()
         .filter(|(name, _)| name.starts_with("encoder.stage4.") && is_running_statistic(name))
@@ -341,8 +342,8 @@ fn darknet53_single_image_training_leaves_statistics_finite() {
 
     assert!(error.contains("evaluation mode"), "{error}");
 
-    // NOTE: the stem and stages 0 to 3 have already updated their running statistics when the
-    // last stage rejects the batch, so a rejected batch still moves them (to finite values).
+    // The stem and stages 0 to 3 updated their running statistics before the last stage
+    // rejected the batch: the network puts them back.
     let after = snapshot(&network);
     for (name, values) in &after {
         assert!(values.iter().all(|v| v.is_finite()), "{name} is not finite: {values:?}");
@@ -353,6 +354,7 @@ fn darknet53_single_image_training_leaves_statistics_finite() {
             "{name} changed although its batch norm rejected the batch"
         );
     }
+    assert_eq!(after, initial, "the rejected batch changed running statistics");
 }
 
 /// Conv-4 on 28x28 images normalises at least a 3x3 map in every block, so one image gives nine

@@ -482,6 +482,15 @@ fn single_image_training_stays_finite() {
 #[test]
 fn train_rejects_nan_images() {
     let network = network(4);
+    // Copied out now: `Var::set` writes into the storage that the store's tensors share.
+    let values = |network: &FewShotNetwork| -> std::collections::BTreeMap<String, Vec<f32>> {
+        let tensors = network.params().tensors();
+        tensors
+            .into_iter()
+            .map(|(name, tensor)| (name, tensor.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .collect()
+    };
+    let initial = values(&network);
     let mut source = |index: u64| -> candle_core::Result<EpisodeBatch> {
         let mut episode = dark_or_bright(index)?;
         episode.query = (episode.query * f64::NAN)?;
@@ -509,6 +518,10 @@ fn train_rejects_nan_images() {
         other => panic!("expected NonFinite scores, got {other:?}"),
     }
     assert!(error.to_string().contains("NaN"), "{error}");
+
+    // The batch norms saw the NaN batch before the loss rejected it: their running statistics
+    // must be back to their values before it, not NaN.
+    assert_eq!(values(&network), initial, "the rejected episode changed the network");
 }
 
 #[test]
