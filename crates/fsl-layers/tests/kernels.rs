@@ -1,10 +1,10 @@
-//! Squared Euclidean distances against independently computed values.
+//! Squared Euclidean distances and cosine similarities against independently computed values.
 
 mod common;
 
 use candle_core::{Device, Tensor};
 use common::{assert_close, floats, reference, sizes};
-use fsl_layers::{Error, squared_l2};
+use fsl_layers::{Error, cosine_similarity, squared_l2};
 
 #[test]
 fn squared_l2_matches_numpy() {
@@ -144,6 +144,128 @@ fn squared_l2_cancellation_many_rows() {
             "distance {index}: got {got}, expected {want}"
         );
     }
+}
+
+/// Cosine similarities on shapes that cut across the CPU kernel's tiles, with zero rows and rows
+/// of tiny and huge magnitude, against `x·y / (|x| |y|)` summed in f64.
+#[test]
+fn cosine_exact_across_tile_edges() {
+    for (case, &(rows, columns, dim)) in [(200usize, 130usize, 300usize), (7, 65, 129), (5, 1, 2)]
+        .iter()
+        .enumerate()
+    {
+        let mut a = pseudo_random(rows * dim, 40 + case as u64);
+        let mut b = pseudo_random(columns * dim, 50 + case as u64);
+        a[..dim].fill(0.0);
+        for value in &mut b[..dim] {
+            *value *= 1e-30;
+        }
+        if rows > 1 {
+            for value in &mut a[dim..2 * dim] {
+                *value *= 1e30;
+            }
+        }
+
+        let similarities = cosine_similarity(
+            &Tensor::from_slice(&a, (rows, dim), &Device::Cpu).unwrap(),
+            &Tensor::from_slice(&b, (columns, dim), &Device::Cpu).unwrap(),
+        )
+        .unwrap();
+
+        let norm = |x: &[f32]| x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt();
+        let expected: Vec<f64> = a
+            .chunks(dim)
+            .flat_map(|x| {
+                b.chunks(dim).map(move |y| {
+                    let dot: f64 = x.iter().zip(y).map(|(&p, &q)| f64::from(p) * f64::from(q)).sum();
+                    let norms = norm(x) * norm(y);
+                    if norms == 0.0 {
+                        0.0
+                    } else {
+                        (dot / norms).clamp(-1.0, 1.0)
+                    }
+                })
+            })
+            .collect();
+        assert_close(
+            &as_f64(&similarities),
+            &expected,
+            1e-5,
+            &format!("{rows}x{columns}x{dim}"),
+        );
+    }
+}
+
+/// The gradient of the fused operation against candle's autograd through `x / |x|`, a product
+/// and a weighted sum, in f64.
+#[test]
+fn cosine_gradient_matches_autograd() {
+    let values =
+        |count: usize, seed: u64| -> Vec<f64> { pseudo_random(count, seed).into_iter().map(f64::from).collect() };
+    let (rows, columns, dim) = (7usize, 9usize, 5usize);
+    let a = candle_core::Var::from_vec(values(rows * dim, 60), (rows, dim), &Device::Cpu).unwrap();
+    let b = candle_core::Var::from_vec(values(columns * dim, 61), (columns, dim), &Device::Cpu).unwrap();
+    let weights = Tensor::from_vec(values(rows * columns, 62), (rows, columns), &Device::Cpu).unwrap();
+
+    let fused = cosine_similarity(a.as_tensor(), b.as_tensor()).unwrap();
+    let fused_grads = (fused * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+
+    let unit = |x: &Tensor| {
+        x.broadcast_div(&x.sqr().unwrap().sum_keepdim(1).unwrap().sqrt().unwrap())
+            .unwrap()
+    };
+    let reference = unit(a.as_tensor()).matmul(&unit(b.as_tensor()).t().unwrap()).unwrap();
+    let reference_grads = (reference * &weights).unwrap().sum_all().unwrap().backward().unwrap();
+
+    for (name, var) in [("a", &a), ("b", &b)] {
+        let flat = |grads: &candle_core::backprop::GradStore| {
+            grads
+                .get(var.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap()
+        };
+        assert_close(&flat(&fused_grads), &flat(&reference_grads), 1e-9, name);
+    }
+}
+
+/// f64 rows whose squares underflow or overflow keep their direction.
+#[test]
+fn cosine_f64_tiny_and_huge_rows() {
+    let a = Tensor::new(&[[1e-200f64, 2e-200], [1e200, 0.0]], &Device::Cpu).unwrap();
+    let b = Tensor::new(&[[1f64, 2.], [0., 1.]], &Device::Cpu).unwrap();
+
+    let values = cosine_similarity(&a, &b).unwrap().to_vec2::<f64>().unwrap();
+
+    let expected = [[1.0, 2.0 / 5f64.sqrt()], [1.0 / 5f64.sqrt(), 0.0]];
+    for (row, expected_row) in values.iter().zip(&expected) {
+        for (&value, &expected_value) in row.iter().zip(expected_row) {
+            assert!((value - expected_value).abs() < 1e-12, "{values:?}");
+        }
+    }
+}
+
+/// A zero row has similarity 0 to everything, and its gradient is `Σ_j b_j / |b_j|` for the sum
+/// of its similarities, as if its norm were 1.
+#[test]
+fn cosine_zero_row_gradient() {
+    let a = candle_core::Var::new(&[[0f32, 0.], [1., 0.]], &Device::Cpu).unwrap();
+    let b = Tensor::new(&[[0f32, 1.], [1., 1.]], &Device::Cpu).unwrap();
+
+    let similarities = cosine_similarity(a.as_tensor(), &b).unwrap();
+    let gradient = similarities.sum_all().unwrap().backward().unwrap();
+    let gradient = gradient.get(a.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
+
+    let values = similarities.to_vec2::<f32>().unwrap();
+    assert_eq!(values[0], [0.0, 0.0]);
+    let half_sqrt2 = std::f32::consts::FRAC_1_SQRT_2;
+    assert!((gradient[0][0] - half_sqrt2).abs() < 1e-6, "{gradient:?}");
+    assert!((gradient[0][1] - (1.0 + half_sqrt2)).abs() < 1e-6, "{gradient:?}");
+    // For [1, 0]: the part of b̂ sums orthogonal to a: [0, 1 + 1/√2].
+    assert!(gradient[1][0].abs() < 1e-6, "{gradient:?}");
+    assert!((gradient[1][1] - (1.0 + half_sqrt2)).abs() < 1e-6, "{gradient:?}");
 }
 
 /// Returns `Σ (x - y)²` in f64 for every pair of rows of `a` and `b`, row-major.

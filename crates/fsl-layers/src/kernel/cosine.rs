@@ -1,16 +1,19 @@
 //! Cosine similarity and distance, finite for zero and tiny vectors.
 
-use candle_core::{D, Tensor};
+use candle_core::{D, DType, Tensor};
 
 use super::{Kernel, check_pairs_shapes, check_pairwise_shapes};
 use crate::Result;
+use crate::ops::{CosineSimilarities, unit_rows};
 
 /// Cosine similarity `x·x' / (|x| |x'|)`, in `[-1, 1]`. A zero vector has similarity 0 to
 /// everything, with a finite gradient.
 ///
 /// Each row is divided by its largest absolute coordinate before its norm is taken, so that
 /// vectors of tiny or huge magnitude (`1e-30` squares to 0 in f32) keep their direction. All
-/// pairs are one matrix product of the normalised rows, clamped to `[-1, 1]` against rounding.
+/// pairs are one matrix product of the normalised rows, clamped to `[-1, 1]` against rounding: on
+/// the CPU in f32 and f64 one fused operation with its own gradient, elsewhere candle's tensor
+/// operations.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CosineSimilarity;
 
@@ -27,6 +30,9 @@ impl Kernel for CosineSimilarity {
 
     fn pairwise(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         check_pairwise_shapes("cosine_similarity", a, b)?;
+        if a.device().is_cpu() && matches!(a.dtype(), DType::F32 | DType::F64) && a.dtype() == b.dtype() {
+            return Ok(CosineSimilarities::apply(a, b)?);
+        }
         let products = normalize_rows(a)?.matmul(&normalize_rows(b)?.t()?)?;
         Ok(products.clamp(-1.0, 1.0)?)
     }
@@ -62,19 +68,7 @@ pub fn cosine_distance(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     CosineDistance.pairwise(a, b)
 }
 
-/// Scales every row to unit length, leaving zero rows at zero.
-///
-/// The row's largest absolute value is a constant scale (detached: the direction does not depend
-/// on it), so the squared norm of a non-zero row is at least 1 and never underflows. Zero rows
-/// take the norm 1 instead of 0, which keeps both the value and the gradient of the square root
-/// finite.
+/// Scales every row to unit length, leaving zero rows at zero; see [`unit_rows`].
 fn normalize_rows(x: &Tensor) -> Result<Tensor> {
-    let largest = x.abs()?.max_keepdim(D::Minus1)?.detach();
-    let ones = largest.ones_like()?;
-    let scale = largest.gt(0.0)?.where_cond(&largest, &ones)?;
-    let scaled = x.broadcast_div(&scale)?;
-
-    let squared_norms = scaled.sqr()?.sum_keepdim(D::Minus1)?;
-    let squared_norms = squared_norms.gt(0.0)?.where_cond(&squared_norms, &ones)?;
-    Ok(scaled.broadcast_div(&squared_norms.sqrt()?)?)
+    Ok(unit_rows(x)?.0)
 }

@@ -13,8 +13,8 @@
 
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_i32gather_ps,
-    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_sub_ps, _mm512_max_ps, _mm512_set1_ps,
-    _mm512_setzero_ps, _mm512_storeu_ps,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_sub_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
+    _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
 use rayon::prelude::*;
@@ -35,7 +35,7 @@ const DEPTH: usize = 128;
 
 /// Maximum row length of the packing, because gathers address the sixteen rows of a group with
 /// i32 offsets up to `15 * dim`.
-pub(crate) const MAX_DIM: usize = i32::MAX as usize / LANES;
+const MAX_DIM: usize = i32::MAX as usize / LANES;
 
 /// Largest packing storage, in f32 values, kept for the next call on the same thread: 64 MiB.
 const MAX_KEPT_SCRATCH: usize = 16 << 20;
@@ -51,14 +51,15 @@ thread_local! {
     };
 }
 
-/// Proof that the CPU runs AVX-512F instructions: only [`Avx512::detect`] makes one.
+/// Proof that the CPU runs AVX-512F instructions: only [`Avx512::for_rows_of`] makes one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Avx512(());
 
 impl Avx512 {
-    /// Returns the proof when this CPU has AVX-512F.
-    pub(crate) fn detect() -> Option<Self> {
-        std::arch::is_x86_feature_detected!("avx512f").then_some(Self(()))
+    /// Returns the proof when this CPU has AVX-512F and the tile handles rows of `dim` values
+    /// (at most [`MAX_DIM`]).
+    pub(crate) fn for_rows_of(dim: usize) -> Option<Self> {
+        (std::arch::is_x86_feature_detected!("avx512f") && dim <= MAX_DIM).then_some(Self(()))
     }
 }
 
@@ -73,22 +74,60 @@ pub(crate) fn squared_distances(
     dim: usize,
     centre: &[f32],
 ) -> Vec<f32> {
+    // Multiplying by 1 is exact, so the distances are those of the centred rows.
+    let a_scales = vec![1f32; rows];
+    let b_scales = vec![1f32; columns];
+    let inputs = [(a, centre, a_scales.as_slice()), (b, centre, b_scales.as_slice())];
+    products(cpu, inputs, rows, columns, dim, Finish::SquaredDistance)
+}
+
+/// Computes the `rows x columns` products of the rows of `a` and `b` scaled by `a_scales` and
+/// `b_scales` (one factor per row), clamped to `[-1, 1]`: cosine similarities, when the factors
+/// are the rows' inverse norms.
+pub(crate) fn clamped_products(
+    cpu: Avx512,
+    a: &[f32],
+    b: &[f32],
+    dim: usize,
+    a_scales: &[f32],
+    b_scales: &[f32],
+) -> Vec<f32> {
+    let zeros = vec![0f32; dim];
+    let inputs = [(a, zeros.as_slice(), a_scales), (b, zeros.as_slice(), b_scales)];
+    products(cpu, inputs, a_scales.len(), b_scales.len(), dim, Finish::ClampedProduct)
+}
+
+/// One set of rows for [`products`]: the row-major values, the centre subtracted from every row
+/// and the factor of every row, applied after the centre.
+type Rows<'a> = (&'a [f32], &'a [f32], &'a [f32]);
+
+/// Computes the `rows x columns` products of the transformed rows of `a` and `b` and finishes
+/// them as `finish` describes.
+fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim: usize, finish: Finish) -> Vec<f32> {
+    let (a, a_centre, a_scales) = a;
+    let (b, b_centre, b_scales) = b;
     assert!(
-        a.len() == rows * dim && b.len() == columns * dim && centre.len() == dim && dim <= MAX_DIM,
-        "squared distances: {} and {} values for {rows} and {columns} rows of {dim}",
+        a.len() == rows * dim
+            && b.len() == columns * dim
+            && a_centre.len() == dim
+            && b_centre.len() == dim
+            && a_scales.len() == rows
+            && b_scales.len() == columns
+            && dim <= MAX_DIM,
+        "row products: {} and {} values for {rows} and {columns} rows of {dim}",
         a.len(),
         b.len()
     );
 
     let mut distances = vec![0f32; rows * columns];
     if rows == 0 || columns == 0 || dim == 0 {
-        // Zero-length rows are all at distance 0 from each other.
+        // Zero-length rows are all at distance 0 from each other, and their products are 0.
         return distances;
     }
 
     let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
-    let a_panels = Panels::pack::<TILE_ROWS>(cpu, a, dim, centre, Layout::BlockMajor, a_storage);
-    let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, b, dim, centre, Layout::PanelMajor, b_storage);
+    let a_panels = Panels::pack::<TILE_ROWS>(cpu, (a, a_centre, a_scales), dim, Layout::BlockMajor, a_storage);
+    let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, (b, b_centre, b_scales), dim, Layout::PanelMajor, b_storage);
 
     // Tasks own blocks of whole output rows, so each writes its own slice. Four tasks per thread
     // even out the last, shorter block.
@@ -99,7 +138,7 @@ pub(crate) fn squared_distances(
         .enumerate()
         .for_each(|(task, block)| {
             let first_panel = task * panels_per_task;
-            fill_block(cpu, &a_panels, &b_panels, first_panel, block, columns, dim);
+            fill_block(cpu, &a_panels, &b_panels, first_panel, block, columns, dim, finish);
         });
 
     if a_panels.storage.len() + b_panels.storage.len() <= MAX_KEPT_SCRATCH {
@@ -142,16 +181,17 @@ enum Layout {
 }
 
 impl Panels {
-    /// Packs the row-major `rows x dim` matrix `values` minus `centre` into panels of `WIDTH`
-    /// rows, in `storage` (grown as needed), and sums the squared norms of the centred rows.
+    /// Packs the transformed rows of `rows` (values, centre and row factors, see [`Rows`]) into
+    /// panels of `WIDTH` rows, in `storage` (grown as needed). Also sums the squared norms of the
+    /// transformed rows.
     fn pack<const WIDTH: usize>(
         _cpu: Avx512,
-        values: &[f32],
+        rows: Rows<'_>,
         dim: usize,
-        centre: &[f32],
         layout: Layout,
         mut storage: Vec<f32>,
     ) -> Self {
+        let (values, centre, scales) = rows;
         let count = (values.len() / dim).div_ceil(WIDTH);
 
         // `pack_slab` writes every value, so storage kept from an earlier call needs no
@@ -166,10 +206,11 @@ impl Panels {
             Layout::PanelMajor => packed
                 .par_chunks_mut(dim * WIDTH)
                 .zip(values.par_chunks(dim * WIDTH))
-                .flat_map_iter(|(panel, panel_rows)| {
+                .zip(scales.par_chunks(WIDTH))
+                .flat_map_iter(|((panel, panel_rows), scales)| {
                     #[allow(unsafe_code)]
                     unsafe {
-                        pack_slab::<WIDTH>(panel, panel_rows, 0, centre)
+                        pack_slab::<WIDTH>(panel, (panel_rows, centre, scales), 0)
                     }
                 })
                 .collect(),
@@ -183,10 +224,11 @@ impl Panels {
                         slabs
                             .chunks_exact_mut(depth * WIDTH)
                             .zip(values.chunks(dim * WIDTH))
-                            .flat_map(|(slab, panel_rows)| {
+                            .zip(scales.chunks(WIDTH))
+                            .flat_map(|((slab, panel_rows), scales)| {
                                 #[allow(unsafe_code)]
                                 unsafe {
-                                    pack_slab::<WIDTH>(slab, panel_rows, depth_start, centre)
+                                    pack_slab::<WIDTH>(slab, (panel_rows, centre, scales), depth_start)
                                 }
                             })
                             .collect()
@@ -231,9 +273,10 @@ impl Panels {
     }
 }
 
-/// Writes coordinates `depth_start..depth_start + depth` of the rows of `panel_rows` minus
-/// `centre` coordinate-major into `slab` (`depth x WIDTH`) and returns the squared norms of
-/// those parts of the rows. Padding rows of a last, partial panel get zeros.
+/// Writes coordinates `depth_start..depth_start + depth` of the rows of a panel, minus the
+/// centre and times their factors (see [`Rows`]), coordinate-major into `slab` (`depth x WIDTH`)
+/// and returns the squared norms of those parts of the rows. Padding rows of a last, partial
+/// panel get zeros.
 ///
 /// Each gather loads one coordinate of sixteen rows, which is the transposition the panel needs.
 /// The sixteen rows' cache lines stay in L1 over the sixteen coordinates each contains. The
@@ -244,17 +287,17 @@ impl Panels {
 /// The CPU must support AVX-512F.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_slab<const WIDTH: usize>(
-    slab: &mut [f32],
-    panel_rows: &[f32],
-    depth_start: usize,
-    centre: &[f32],
-) -> [f32; WIDTH] {
+unsafe fn pack_slab<const WIDTH: usize>(slab: &mut [f32], panel: Rows<'_>, depth_start: usize) -> [f32; WIDTH] {
+    let (panel_rows, centre, scales) = panel;
     let dim = centre.len();
     let rows = panel_rows.len() / dim;
     let depth = slab.len() / WIDTH;
     assert!(
-        rows <= WIDTH && slab.len() == depth * WIDTH && depth_start + depth <= dim && dim <= MAX_DIM,
+        rows <= WIDTH
+            && scales.len() == rows
+            && slab.len() == depth * WIDTH
+            && depth_start + depth <= dim
+            && dim <= MAX_DIM,
         "packing coordinates {depth_start}..{} of {rows} rows of {dim} into a slab of {} values and {WIDTH} rows",
         depth_start + depth,
         slab.len()
@@ -271,6 +314,9 @@ unsafe fn pack_slab<const WIDTH: usize>(
         let present_mask = lane_mask(present);
         let store_mask = lane_mask(in_panel);
         let rows_start = panel_rows.as_ptr().wrapping_add(first * dim + depth_start);
+        // SAFETY: lane `l` reads `scales[first + l]` only for `first + l < rows`, the length of
+        // `scales` asserted above. Masked-off lanes read nothing.
+        let factors = unsafe { _mm512_maskz_loadu_ps(present_mask, scales.as_ptr().wrapping_add(first)) };
 
         let mut norm = _mm512_setzero_ps();
         for (k, &c) in centre[depth_start..depth_start + depth].iter().enumerate() {
@@ -281,7 +327,7 @@ unsafe fn pack_slab<const WIDTH: usize>(
             let values = unsafe {
                 _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), present_mask, offsets, rows_start.wrapping_add(k))
             };
-            let centred = _mm512_maskz_sub_ps(present_mask, values, _mm512_set1_ps(c));
+            let centred = _mm512_mul_ps(_mm512_maskz_sub_ps(present_mask, values, _mm512_set1_ps(c)), factors);
             norm = _mm512_fmadd_ps(centred, centred, norm);
             // SAFETY: the set lanes write `slab[k * WIDTH + first + l]` for `l < in_panel`,
             // below `(k + 1) * WIDTH <= depth * WIDTH`, the length of `slab` asserted above.
@@ -303,7 +349,17 @@ fn lane_mask(count: usize) -> u16 {
 
 /// Computes the distances of the output rows in `block`, which start at panel `first_panel` of
 /// `a`.
-fn fill_block(_cpu: Avx512, a: &Panels, b: &Panels, first_panel: usize, block: &mut [f32], columns: usize, dim: usize) {
+#[allow(clippy::too_many_arguments)]
+fn fill_block(
+    _cpu: Avx512,
+    a: &Panels,
+    b: &Panels,
+    first_panel: usize,
+    block: &mut [f32],
+    columns: usize,
+    dim: usize,
+    finish: Finish,
+) {
     let block_rows = block.len() / columns;
     let panels = block_rows.div_ceil(TILE_ROWS);
 
@@ -318,7 +374,7 @@ fn fill_block(_cpu: Avx512, a: &Panels, b: &Panels, first_panel: usize, block: &
             let depth = DEPTH.min(dim - depth_start);
             let pass = Pass {
                 first: depth_start == 0,
-                last: depth_start + depth == dim,
+                last: (depth_start + depth == dim).then_some(finish),
             };
 
             // Every tile of the block's rows reads the same `b` slab, so it stays in L1.
@@ -397,8 +453,18 @@ struct Pass {
     /// The accumulators start at zero instead of the partial sums in the output.
     first: bool,
 
-    /// The tile writes finished distances instead of partial sums.
-    last: bool,
+    /// On the last pass, how the tile finishes its values instead of storing partial sums.
+    last: Option<Finish>,
+}
+
+/// What the last pass makes of the products `p` of the transformed rows.
+#[derive(Debug, Clone, Copy)]
+enum Finish {
+    /// `max(0, |a|² + |b|² - 2 p)`: squared distances.
+    SquaredDistance,
+
+    /// `p` clamped to `[-1, 1]`: cosine similarities of rows scaled to unit length.
+    ClampedProduct,
 }
 
 /// The packed slabs and norms one tile reads.
@@ -500,6 +566,8 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
     }
 
     let minus_two = _mm512_set1_ps(-2.0);
+    let minus_one = _mm512_set1_ps(-1.0);
+    let one = _mm512_set1_ps(1.0);
     let zero = _mm512_setzero_ps();
     for row in 0..TILE_ROWS {
         let a_norm = _mm512_set1_ps(inputs.a_norms[row]);
@@ -508,12 +576,18 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
                 continue;
             }
             let mut value: __m512 = accumulators[row * 4 + vector];
-            if pass.last {
-                // SAFETY: `b_norms` contains 64 values, so the vector at `vector * 16` is inside.
-                let b_norm = unsafe { _mm512_loadu_ps(inputs.b_norms.as_ptr().add(vector * LANES)) };
-                let distance = _mm512_fmadd_ps(value, minus_two, _mm512_add_ps(a_norm, b_norm));
-                // `max(0, d)` returns its second operand when one is NaN, so NaN stays NaN.
-                value = _mm512_max_ps(zero, distance);
+            // `max(x, v)` and `min(x, v)` return their second operand when one is NaN, so NaN
+            // stays NaN.
+            match pass.last {
+                None => {}
+                Some(Finish::SquaredDistance) => {
+                    // SAFETY: `b_norms` contains 64 values, so the vector at `vector * 16` is
+                    // inside.
+                    let b_norm = unsafe { _mm512_loadu_ps(inputs.b_norms.as_ptr().add(vector * LANES)) };
+                    let distance = _mm512_fmadd_ps(value, minus_two, _mm512_add_ps(a_norm, b_norm));
+                    value = _mm512_max_ps(zero, distance);
+                }
+                Some(Finish::ClampedProduct) => value = _mm512_min_ps(one, _mm512_max_ps(minus_one, value)),
             }
             // SAFETY: the same lanes as the masked load above.
             unsafe { _mm512_mask_storeu_ps(out.add(row * tile.stride + vector * LANES), mask, value) };

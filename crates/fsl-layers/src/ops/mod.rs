@@ -6,6 +6,7 @@ mod conv;
 mod conv_block;
 mod conv_block_eval;
 mod conv_kernel;
+mod cosine_similarities;
 mod cpu;
 #[cfg(target_arch = "x86_64")]
 mod distance_tiles;
@@ -15,10 +16,12 @@ mod max_pool;
 mod moments;
 mod normalize;
 mod normalize_pool;
+mod row_pairs;
 mod squared_distances;
 
 pub use batch_norm::BatchNorm2d;
 pub use conv::Conv2d;
 pub use conv_block::{conv_norm_pool, conv_norm_relu_pool};
+pub(crate) use cosine_similarities::{CosineSimilarities, unit_rows};
 pub use max_pool::MaxPool2d;
 pub(crate) use squared_distances::{SquaredDistances, finite_column_mean};

@@ -16,8 +16,7 @@ use candle_core::{CpuStorage, CustomOp2, D, Layout, Shape, Tensor, WithDType};
 use rayon::prelude::*;
 
 use super::gemm::{MatrixView, matmul_scaled};
-use super::im2col::unsupported;
-use super::max_pool::contiguous_range;
+use super::row_pairs::pairs_forward;
 
 /// The fused squared-distance operation; see the module documentation.
 #[derive(Debug, Clone, Copy)]
@@ -33,9 +32,7 @@ impl SquaredDistances {
     /// Computes the f32 forward pass, with the AVX-512 tile where the CPU has it.
     fn forward_f32(a: &[f32], b: &[f32], rows: usize, columns: usize, dim: usize) -> Vec<f32> {
         #[cfg(target_arch = "x86_64")]
-        if let Some(cpu) = super::distance_tiles::Avx512::detect()
-            && dim <= super::distance_tiles::MAX_DIM
-        {
+        if let Some(cpu) = super::distance_tiles::Avx512::for_rows_of(dim) {
             let centre = centre(b, dim);
             return super::distance_tiles::squared_distances(cpu, a, b, rows, columns, dim, &centre);
         }
@@ -155,34 +152,13 @@ impl CustomOp2 for SquaredDistances {
         b: &CpuStorage,
         b_layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (rows, dim) = a_layout.shape().dims2()?;
-        let (columns, b_dim) = b_layout.shape().dims2()?;
-        if dim != b_dim {
-            return Err(candle_core::Error::Msg(format!(
-                "squared distances between {rows}x{dim} and {columns}x{b_dim} rows: embedding sizes differ"
-            )));
-        }
-
-        let (a_start, a_end) = contiguous_range(a_layout)?;
-        let (b_start, b_end) = contiguous_range(b_layout)?;
-        let result = match (a, b) {
-            (CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::F32(Self::forward_f32(
-                &a[a_start..a_end],
-                &b[b_start..b_end],
-                rows,
-                columns,
-                dim,
-            )),
-            (CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::F64(Self::forward_typed(
-                &a[a_start..a_end],
-                &b[b_start..b_end],
-                rows,
-                columns,
-                dim,
-            )),
-            (other, _) => return Err(unsupported("squared_l2", other)),
-        };
-        Ok((result, Shape::from((rows, columns))))
+        pairs_forward(
+            "squared_l2",
+            (a, a_layout),
+            (b, b_layout),
+            Self::forward_f32,
+            Self::forward_typed::<f64>,
+        )
     }
 
     fn bwd(
