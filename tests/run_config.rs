@@ -134,7 +134,7 @@ fn missing_data_path_names_key_and_line() {
     let message = config_message(RunConfig::read(&path).unwrap_err());
 
     assert!(message.contains("missing field `path`"), "{message}");
-    assert!(message.starts_with("line 1"), "{message}");
+    assert!(message.starts_with("data: line 1"), "{message}");
     assert!(!message.contains('\n'), "{message:?}");
 }
 
@@ -150,7 +150,7 @@ fn unknown_key_is_rejected() {
     let message = config_message(RunConfig::read(&path).unwrap_err());
 
     assert!(message.contains("unknown field `episodez`"), "{message}");
-    assert!(message.starts_with("line 5, column 1"), "{message}");
+    assert!(message.starts_with("training.episodez: line 5, column 1"), "{message}");
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn unknown_encoder_kind_is_rejected() {
     let message = config_message(RunConfig::read(&path).unwrap_err());
 
     assert!(message.contains("unknown variant `vgg16`"), "{message}");
-    assert!(message.starts_with("line 4"), "{message}");
+    assert!(message.starts_with("model.encoder.kind: line 4"), "{message}");
 }
 
 #[test]
@@ -179,7 +179,10 @@ fn wrong_value_type_is_rejected() {
 
     let message = config_message(RunConfig::read(&path).unwrap_err());
 
-    assert!(message.starts_with("line 4, column 9 (n_way = \"five\")"), "{message}");
+    assert!(
+        message.starts_with("episodes.n_way: line 4, column 9 (n_way = \"five\")"),
+        "{message}"
+    );
     assert!(message.contains("invalid type"), "{message}");
 }
 
