@@ -4,7 +4,7 @@ use candle_core::{D, DType, Tensor};
 
 use super::{Kernel, check_pairs_shapes, check_pairwise_shapes};
 use crate::Result;
-use crate::ops::{SquaredDistances, finite_column_mean};
+use crate::ops::{SquaredDistances, sampled_centre};
 
 /// Squared Euclidean distance `Σ (x - x')²`, the kernel of prototypical networks.
 ///
@@ -37,7 +37,7 @@ impl Kernel for SquaredL2 {
             return Ok(SquaredDistances::apply(a, b)?);
         }
 
-        let centre = finite_column_mean(b)?;
+        let centre = sampled_centre(b)?;
         let a = a.broadcast_sub(&centre)?;
         let b = b.broadcast_sub(&centre)?;
 

@@ -119,10 +119,10 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
         b.len()
     );
 
-    let mut distances = vec![0f32; rows * columns];
+    let mut output = vec![0f32; rows * columns];
     if rows == 0 || columns == 0 || dim == 0 {
         // Zero-length rows are all at distance 0 from each other, and their products are 0.
-        return distances;
+        return output;
     }
 
     let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
@@ -133,7 +133,7 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
     // even out the last, shorter block.
     let tasks = 4 * rayon::current_num_threads();
     let panels_per_task = a_panels.count.div_ceil(tasks).max(1);
-    distances
+    output
         .par_chunks_mut(panels_per_task * TILE_ROWS * columns)
         .enumerate()
         .for_each(|(task, block)| {
@@ -144,7 +144,7 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
     if a_panels.storage.len() + b_panels.storage.len() <= MAX_KEPT_SCRATCH {
         SCRATCH.set((a_panels.storage, b_panels.storage));
     }
-    distances
+    output
 }
 
 /// Rows packed for the tile; see the module documentation.
@@ -164,7 +164,7 @@ struct Panels {
     /// Number of panels.
     count: usize,
 
-    /// Squared norm of every centred row, zero for padding rows.
+    /// Squared norm of every transformed row, zero for padding rows.
     norms: Vec<f32>,
 }
 
@@ -457,7 +457,7 @@ struct Pass {
     last: Option<Finish>,
 }
 
-/// What the last pass makes of the products `p` of the transformed rows.
+/// The result that the last pass makes of the products `p` of the transformed rows.
 #[derive(Debug, Clone, Copy)]
 enum Finish {
     /// `max(0, |a|² + |b|² - 2 p)`: squared distances.

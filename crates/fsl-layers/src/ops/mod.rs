@@ -24,4 +24,4 @@ pub use conv::Conv2d;
 pub use conv_block::{conv_norm_pool, conv_norm_relu_pool};
 pub(crate) use cosine_similarities::{CosineSimilarities, unit_rows};
 pub use max_pool::MaxPool2d;
-pub(crate) use squared_distances::{SquaredDistances, finite_column_mean};
+pub(crate) use squared_distances::{SquaredDistances, sampled_centre};

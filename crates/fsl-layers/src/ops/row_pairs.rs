@@ -8,8 +8,8 @@ use super::max_pool::contiguous_range;
 /// A forward pass over all pairs of rows: `(a, b, rows, columns, dim)` to `rows x columns` values.
 type PairsForward<T> = fn(&[T], &[T], usize, usize, usize) -> Vec<T>;
 
-/// Checks that `a` and `b` are matrices with the same number of columns and runs `forward_f32`
-/// or `forward_f64` on their contiguous data; `name` names the operation in errors.
+/// Checks that `a` and `b` are matrices with the same number of columns, then runs
+/// `forward_f32` or `forward_f64` on their contiguous data. `name` names the operation in errors.
 pub(crate) fn pairs_forward(
     name: &'static str,
     (a, a_layout): (&CpuStorage, &Layout),

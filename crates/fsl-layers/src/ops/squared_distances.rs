@@ -110,7 +110,7 @@ fn centre<T: WithDType>(b: &[T], dim: usize) -> Vec<T> {
 
 /// Returns the `1 x D` centre of [`centre`] for a tensor `b`, for the backward pass and for
 /// devices other than the CPU.
-pub(crate) fn finite_column_mean(b: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn sampled_centre(b: &Tensor) -> candle_core::Result<Tensor> {
     let rows: Vec<u32> = sampled_rows(b.dim(0)?).map(|row| row as u32).collect();
     let b = b.index_select(&Tensor::new(rows.as_slice(), b.device())?, 0)?;
 
@@ -173,7 +173,7 @@ impl CustomOp2 for SquaredDistances {
         let positive = res.gt(0.0)?.to_dtype(grad_res.dtype())?;
         let grad = (grad_res * positive)?;
 
-        let centre = finite_column_mean(b)?;
+        let centre = sampled_centre(b)?;
         let a = a.broadcast_sub(&centre)?;
         let b = b.broadcast_sub(&centre)?;
 
