@@ -2,7 +2,7 @@
 
 mod common;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use common::{assert_close, floats, reference, sizes};
 use fsl_layers::{Error, cosine_similarity, squared_l2};
 
@@ -118,6 +118,42 @@ fn squared_l2_exact_across_tile_edges() {
         assert_eq!(distances.dims(), [rows, columns]);
         let expected = direct_squared_distances(&a, &b, dim);
         assert_close(&as_f64(&distances), &expected, 1e-4, &format!("{rows}x{columns}x{dim}"));
+    }
+}
+
+/// The Gram matrix of a set of rows has an exactly zero diagonal, in f32 and f64, with rows
+/// longer than one pass of the CPU kernel and more rows than one tile holds. A NaN row keeps its
+/// NaN distance to itself.
+#[test]
+fn squared_l2_gram_diagonal_is_exactly_zero() {
+    let (rows, dim) = (70usize, 300usize);
+    let mut values: Vec<f32> = pseudo_random(rows * dim, 21).into_iter().map(|v| 5.0 + v).collect();
+    values[3 * dim + 7] = f32::NAN;
+    let points = Tensor::from_slice(&values, (rows, dim), &Device::Cpu).unwrap();
+
+    for dtype in [DType::F32, DType::F64] {
+        let points = points.to_dtype(dtype).unwrap();
+        let distances = squared_l2(&points, &points)
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+
+        assert!(
+            distances[3][3].is_nan(),
+            "{dtype:?}: NaN row to itself: {}",
+            distances[3][3]
+        );
+        let nonzero: Vec<(usize, f64)> = (0..rows)
+            .filter(|&row| row != 3)
+            .map(|row| (row, distances[row][row]))
+            .filter(|&(_, distance)| distance != 0.0)
+            .collect();
+        assert!(
+            nonzero.is_empty(),
+            "{dtype:?}: distances of rows to themselves: {nonzero:?}"
+        );
     }
 }
 

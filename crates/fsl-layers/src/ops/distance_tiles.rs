@@ -5,16 +5,19 @@
 //! benchmark machine, and the centring, the norms and the clamping took 5 ms more in separate
 //! passes over memory. Here, packing the inputs for the tile is also where they are centred and
 //! where their norms are summed, and the tile adds the norms and clamps in registers before its
-//! one store of distances: 12.8 ms in all (docs/benchmarks.md).
+//! one store of distances: 12.1-12.5 ms in all (docs/benchmarks.md).
 //!
 //! Layout: a set of rows is packed in panels of `width` rows, 6 for `a` and 64 for `b`. The last
-//! panel is padded with zero rows. Each panel is a `dim x width` matrix stored coordinate-major,
-//! so the tile reads it front to back, one coordinate at a time.
+//! panel is padded with zero rows. A panel is cut into slabs of at most [`DEPTH`] coordinates,
+//! one per pass of the tile. A slab of `b` is stored coordinate-major, so the tile loads one
+//! coordinate of its 64 rows as four vectors. A slab of `a` is stored row-major, because the tile
+//! broadcasts its values one at a time, from any address. So packing `a` is a plain copy, and
+//! only `b` needs the transposition that gathers do.
 
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_i32gather_ps,
     _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_sub_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
-    _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    _mm512_reduce_add_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
 };
 
 use rayon::prelude::*;
@@ -119,27 +122,45 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
         b.len()
     );
 
-    let mut output = vec![0f32; rows * columns];
     if rows == 0 || columns == 0 || dim == 0 {
         // Zero-length rows are all at distance 0 from each other, and their products are 0.
-        return output;
+        return vec![0f32; rows * columns];
     }
 
+    // The tiles write every output value before any read, so the output is not cleared first:
+    // clearing 4 MiB took a third of the time of 1024 x 1024 cosine similarities of 64 values.
+    let mut output: Vec<f32> = Vec::with_capacity(rows * columns);
+    let values = &mut output.spare_capacity_mut()[..rows * columns];
+
     let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
-    let a_panels = Panels::pack::<TILE_ROWS>(cpu, (a, a_centre, a_scales), dim, Layout::BlockMajor, a_storage);
+    let mut a_panels = Panels::pack::<TILE_ROWS>(cpu, (a, a_centre, a_scales), dim, Layout::BlockMajor, a_storage);
     let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, (b, b_centre, b_scales), dim, Layout::PanelMajor, b_storage);
+
+    // The tile adds a row's products in the order in which `b`'s packing adds its squared norm.
+    // So when `a` and `b` are the same rows (a Gram matrix), taking `a`'s norms from `b` makes
+    // every distance of a row to itself exactly 0.
+    if std::ptr::eq(a, b) && a_centre == b_centre && a_scales == b_scales {
+        a_panels.norms[..rows].copy_from_slice(&b_panels.norms[..rows]);
+    }
 
     // Tasks own blocks of whole output rows, so each writes its own slice. Four tasks per thread
     // even out the last, shorter block.
     let tasks = 4 * rayon::current_num_threads();
     let panels_per_task = a_panels.count.div_ceil(tasks).max(1);
-    output
+    values
         .par_chunks_mut(panels_per_task * TILE_ROWS * columns)
         .enumerate()
         .for_each(|(task, block)| {
             let first_panel = task * panels_per_task;
             fill_block(cpu, &a_panels, &b_panels, first_panel, block, columns, dim, finish);
         });
+
+    // SAFETY: every tile's first pass stores all of its values, and the tiles cover every row
+    // of `a` and every row of `b`, so all `rows * columns` values are initialised.
+    #[allow(unsafe_code)]
+    unsafe {
+        output.set_len(rows * columns)
+    };
 
     if a_panels.storage.len() + b_panels.storage.len() <= MAX_KEPT_SCRATCH {
         SCRATCH.set((a_panels.storage, b_panels.storage));
@@ -158,7 +179,7 @@ struct Panels {
     /// Rows per panel.
     width: usize,
 
-    /// The order of the slabs in `storage`.
+    /// The order of the slabs in `storage`, and of the values within a slab.
     layout: Layout,
 
     /// Number of panels.
@@ -168,15 +189,15 @@ struct Panels {
     norms: Vec<f32>,
 }
 
-/// The order of the slabs in [`Panels`]. Within a slab, values are coordinate-major.
+/// The order of the slabs in [`Panels`] and of the values within a slab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
-    /// Each panel's `dim` coordinates are contiguous, so the slabs of one panel follow each
-    /// other.
+    /// For `b`: each panel's `dim` coordinates are contiguous, so the slabs of one panel follow
+    /// each other. A slab is coordinate-major.
     PanelMajor,
 
-    /// Each block of [`DEPTH`] coordinates is contiguous, so the slabs of one block follow each
-    /// other.
+    /// For `a`: each block of [`DEPTH`] coordinates is contiguous, so the slabs of one block
+    /// follow each other. A slab is row-major.
     BlockMajor,
 }
 
@@ -194,9 +215,9 @@ impl Panels {
         let (values, centre, scales) = rows;
         let count = (values.len() / dim).div_ceil(WIDTH);
 
-        // `pack_slab` writes every value, so storage kept from an earlier call needs no
-        // clearing. Aligned vector loads of `b` never straddle two cache lines; unaligned ones
-        // that do cost the tile about 10% of its speed.
+        // `pack_transposed_slab` and `pack_row_slab` write every value, so storage kept from an
+        // earlier call needs no clearing. Aligned vector loads of `b` never straddle two cache
+        // lines; unaligned ones that do cost the tile about 10% of its speed.
         storage.resize(count * dim * WIDTH + LANES, 0.0);
         let start = storage.as_ptr().align_offset(64).min(LANES);
         let packed = &mut storage[start..start + count * dim * WIDTH];
@@ -210,7 +231,7 @@ impl Panels {
                 .flat_map_iter(|((panel, panel_rows), scales)| {
                     #[allow(unsafe_code)]
                     unsafe {
-                        pack_slab::<WIDTH>(panel, (panel_rows, centre, scales), 0)
+                        pack_transposed_slab::<WIDTH>(panel, (panel_rows, centre, scales), 0)
                     }
                 })
                 .collect(),
@@ -228,7 +249,7 @@ impl Panels {
                             .flat_map(|((slab, panel_rows), scales)| {
                                 #[allow(unsafe_code)]
                                 unsafe {
-                                    pack_slab::<WIDTH>(slab, (panel_rows, centre, scales), depth_start)
+                                    pack_row_slab::<WIDTH>(slab, (panel_rows, centre, scales), depth_start)
                                 }
                             })
                             .collect()
@@ -287,7 +308,11 @@ impl Panels {
 /// The CPU must support AVX-512F.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_slab<const WIDTH: usize>(slab: &mut [f32], panel: Rows<'_>, depth_start: usize) -> [f32; WIDTH] {
+unsafe fn pack_transposed_slab<const WIDTH: usize>(
+    slab: &mut [f32],
+    panel: Rows<'_>,
+    depth_start: usize,
+) -> [f32; WIDTH] {
     let (panel_rows, centre, scales) = panel;
     let dim = centre.len();
     let rows = panel_rows.len() / dim;
@@ -342,6 +367,56 @@ unsafe fn pack_slab<const WIDTH: usize>(slab: &mut [f32], panel: Rows<'_>, depth
     norms
 }
 
+/// Writes coordinates `depth_start..depth_start + depth` of the rows of a panel, minus the
+/// centre and times their factors (see [`Rows`]), row-major into `slab` (`WIDTH x depth`) and
+/// returns the squared norms of those parts of the rows. Padding rows of a last, partial panel
+/// get zeros.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_row_slab<const WIDTH: usize>(slab: &mut [f32], panel: Rows<'_>, depth_start: usize) -> [f32; WIDTH] {
+    let (panel_rows, centre, scales) = panel;
+    let dim = centre.len();
+    let rows = panel_rows.len() / dim;
+    let depth = slab.len() / WIDTH;
+    assert!(
+        rows <= WIDTH && scales.len() == rows && slab.len() == depth * WIDTH && depth_start + depth <= dim,
+        "packing coordinates {depth_start}..{} of {rows} rows of {dim} into a slab of {} values and {WIDTH} rows",
+        depth_start + depth,
+        slab.len()
+    );
+
+    let centre = &centre[depth_start..depth_start + depth];
+    let mut norms = [0f32; WIDTH];
+    for (row, (packed, norm)) in slab.chunks_exact_mut(depth).zip(&mut norms).enumerate() {
+        if row >= rows {
+            packed.fill(0.0);
+            continue;
+        }
+
+        let values = &panel_rows[row * dim + depth_start..row * dim + depth_start + depth];
+        let factor = _mm512_set1_ps(scales[row]);
+        let mut sum = _mm512_setzero_ps();
+        for k in (0..depth).step_by(LANES) {
+            let mask = lane_mask(depth - k);
+            // SAFETY: lane `l` reads and writes index `k + l` only where the mask is set, that is
+            // for `k + l < depth`, the length of `values`, `centre` and `packed`.
+            unsafe {
+                let value = _mm512_maskz_loadu_ps(mask, values.as_ptr().add(k));
+                let offset = _mm512_maskz_loadu_ps(mask, centre.as_ptr().add(k));
+                let centred = _mm512_mul_ps(_mm512_sub_ps(value, offset), factor);
+                sum = _mm512_fmadd_ps(centred, centred, sum);
+                _mm512_mask_storeu_ps(packed.as_mut_ptr().add(k), mask, centred);
+            }
+        }
+        *norm = _mm512_reduce_add_ps(sum);
+    }
+    norms
+}
+
 /// Returns the mask of the first `count` (at most 16) lanes.
 fn lane_mask(count: usize) -> u16 {
     ((1u32 << count.min(LANES)) - 1) as u16
@@ -355,7 +430,7 @@ fn fill_block(
     a: &Panels,
     b: &Panels,
     first_panel: usize,
-    block: &mut [f32],
+    block: &mut [std::mem::MaybeUninit<f32>],
     columns: usize,
     dim: usize,
     finish: Finish,
@@ -469,10 +544,10 @@ enum Finish {
 
 /// The packed slabs and norms one tile reads.
 struct TileInputs<'a> {
-    /// `depth x TILE_ROWS` coordinates of `a`.
+    /// `TILE_ROWS x depth` coordinates of `a`, row-major.
     a: &'a [f32],
 
-    /// `depth x TILE_COLUMNS` coordinates of `b`, 64-byte aligned.
+    /// `depth x TILE_COLUMNS` coordinates of `b`, coordinate-major and 64-byte aligned.
     b: &'a [f32],
 
     /// `TILE_ROWS` norms of `a`'s rows.
@@ -484,7 +559,7 @@ struct TileInputs<'a> {
 
 /// The output of a tile: `rows x columns` values at `out[r * stride + c]`.
 struct Tile<'a> {
-    out: &'a mut [f32],
+    out: &'a mut [std::mem::MaybeUninit<f32>],
     stride: usize,
     rows: usize,
     columns: usize,
@@ -521,7 +596,7 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
     // Lane masks of the four vectors of a row: the last column panel may be partly padding.
     let masks: [u16; 4] = std::array::from_fn(|vector| lane_mask(tile.columns.saturating_sub(vector * LANES)));
 
-    let out = tile.out.as_mut_ptr();
+    let out = tile.out.as_mut_ptr().cast::<f32>();
     let mut accumulators = [_mm512_setzero_ps(); TILE_ROWS * 4];
     // The loops over rows and vectors have constant bounds, so the compiler unrolls them and the
     // accumulators stay in registers. The conditions skip the padding.
@@ -543,8 +618,8 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
     let a = inputs.a.as_ptr();
     let b = inputs.b.as_ptr();
     for k in 0..depth {
-        // SAFETY: `b` contains `depth x 64` values and `a` `depth x 6` (asserted above), so the
-        // four vectors at `k * 64` and the six values at `k * 6` lie inside them for `k < depth`.
+        // SAFETY: `b` contains `depth x 64` values (asserted above), so the four vectors at
+        // `k * 64` lie inside it for `k < depth`.
         let (b0, b1, b2, b3) = unsafe {
             let b = b.add(k * TILE_COLUMNS);
             (
@@ -555,8 +630,9 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
             )
         };
         for row in 0..TILE_ROWS {
-            // SAFETY: as above, `k * 6 + row < depth * 6`.
-            let a = _mm512_set1_ps(unsafe { *a.add(k * TILE_ROWS + row) });
+            // SAFETY: `a` contains `6 x depth` values (asserted above) and
+            // `row * depth + k < 6 * depth`.
+            let a = _mm512_set1_ps(unsafe { *a.add(row * depth + k) });
             let accumulator = &mut accumulators[row * 4..row * 4 + 4];
             accumulator[0] = _mm512_fmadd_ps(a, b0, accumulator[0]);
             accumulator[1] = _mm512_fmadd_ps(a, b1, accumulator[1]);

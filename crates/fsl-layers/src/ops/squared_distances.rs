@@ -40,6 +40,7 @@ impl SquaredDistances {
     }
 
     fn forward_typed<T: WithDType>(a: &[T], b: &[T], rows: usize, columns: usize, dim: usize) -> Vec<T> {
+        let same_rows = std::ptr::eq(a, b);
         let centre = centre(b, dim);
         let (a, a_norms) = centre_rows(a, &centre);
         let (b, b_norms) = centre_rows(b, &centre);
@@ -66,6 +67,17 @@ impl SquaredDistances {
                     *value = if distance < T::zero() { T::zero() } else { distance };
                 }
             });
+
+        // `gemm` adds the products in another order than `centre_rows` adds the norms, so the
+        // distance of a row to itself in a Gram matrix would keep a few rounding errors.
+        if same_rows {
+            for row in 0..rows {
+                let distance = &mut distances[row * columns + row];
+                if !distance.to_f64().is_nan() {
+                    *distance = T::zero();
+                }
+            }
+        }
         distances
     }
 }
