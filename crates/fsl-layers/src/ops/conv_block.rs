@@ -26,7 +26,7 @@ use super::block_op::{self, BlockGradients, BlockOp};
 use super::conv::Conv2d;
 use super::conv_block_eval::ConvAffinePool;
 use super::conv_kernel::ConvKernel;
-use super::cpu::with_slice;
+use super::cpu::{filled, with_slice};
 use super::max_pool::{Extremum, MaxPool2d};
 use super::moments::{Moments, merge_channels};
 use super::normalize::affine_factors;
@@ -159,19 +159,29 @@ impl BlockOp for ConvNormalizePool {
         // values can be pooled before σ is known.
         let extrema: Vec<Extremum> = gamma.iter().map(|&g| Extremum::under_scale(g)).collect();
 
-        let mut conv_output = vec![T::zero(); sizes.batch * channels * positions];
-        let mut pooled = vec![T::zero(); sizes.batch * channels * out_plane];
-        let mut argmax = vec![0u32; pooled.len()];
+        // Each image's task fills its own chunks of the outputs; see `filled`.
+        let (conv_len, pooled_len) = (sizes.batch * channels * positions, sizes.batch * channels * out_plane);
+        let mut conv_output: Vec<T> = Vec::with_capacity(conv_len);
+        let mut pooled: Vec<T> = Vec::with_capacity(pooled_len);
+        let mut argmax: Vec<u32> = Vec::with_capacity(pooled_len);
         let mut moments = vec![Moments::default(); sizes.batch * channels];
-        conv_output
+        assert!(
+            x.len() >= sizes.batch * sizes.image_len(),
+            "convolution block: {} input values for {} images of {}",
+            x.len(),
+            sizes.batch,
+            sizes.image_len()
+        );
+        conv_output.spare_capacity_mut()[..conv_len]
             .par_chunks_mut(channels * positions)
             .zip(x.par_chunks(sizes.image_len()))
-            .zip(pooled.par_chunks_mut(channels * out_plane))
-            .zip(argmax.par_chunks_mut(channels * out_plane))
+            .zip(pooled.spare_capacity_mut()[..pooled_len].par_chunks_mut(channels * out_plane))
+            .zip(argmax.spare_capacity_mut()[..pooled_len].par_chunks_mut(channels * out_plane))
             .zip(moments.par_chunks_mut(channels))
             .for_each_init(
                 || self.conv.patch_buffer(sizes),
                 |cols, ((((y, image), values), maxima), image_moments)| {
+                    let (y, values, maxima) = (filled(y, T::zero()), filled(values, T::zero()), filled(maxima, 0));
                     self.conv.forward_image(image, weight, bias, sizes, cols, y);
 
                     // While the image's output is in cache: its moments and its windows.
@@ -188,6 +198,15 @@ impl BlockOp for ConvNormalizePool {
                     }
                 },
             );
+
+        // SAFETY: the input has `batch` images (asserted above), so the zipped iterator gave
+        // every chunk of the three outputs to a task, and each task filled its chunks.
+        #[allow(unsafe_code)]
+        unsafe {
+            conv_output.set_len(conv_len);
+            pooled.set_len(pooled_len);
+            argmax.set_len(pooled_len);
+        }
 
         let statistics = merge_channels(&moments, channels);
         let factors = affine_factors(&statistics, gamma, beta, self.norm.eps);

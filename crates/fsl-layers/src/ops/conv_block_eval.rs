@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::block_op::{self, BlockGradients, BlockOp};
 use super::conv_kernel::ConvKernel;
-use super::cpu::with_slice;
+use super::cpu::{filled, with_slice};
 use super::max_pool::{Extremum, MaxPool2d};
 use super::normalize::affine_factors;
 
@@ -97,11 +97,20 @@ impl BlockOp for ConvAffinePool {
             .collect();
         let factors = affine_factors(&statistics, row(GAMMA_ROW), row(BETA_ROW), self.eps);
 
-        let mut pooled = vec![T::zero(); sizes.batch * channels * out_plane];
-        let mut argmax = vec![0u32; pooled.len()];
-        pooled
+        // Each image's task fills its own chunks of the outputs; see `filled`.
+        let pooled_len = sizes.batch * channels * out_plane;
+        let mut pooled: Vec<T> = Vec::with_capacity(pooled_len);
+        let mut argmax: Vec<u32> = Vec::with_capacity(pooled_len);
+        assert!(
+            x.len() >= sizes.batch * sizes.image_len(),
+            "convolution block: {} input values for {} images of {}",
+            x.len(),
+            sizes.batch,
+            sizes.image_len()
+        );
+        pooled.spare_capacity_mut()[..pooled_len]
             .par_chunks_mut(channels * out_plane)
-            .zip(argmax.par_chunks_mut(channels * out_plane))
+            .zip(argmax.spare_capacity_mut()[..pooled_len].par_chunks_mut(channels * out_plane))
             .zip(x.par_chunks(sizes.image_len()))
             .for_each_init(
                 || {
@@ -109,6 +118,7 @@ impl BlockOp for ConvAffinePool {
                     (self.conv.patch_buffer(sizes), output)
                 },
                 |(cols, y), ((values, maxima), image)| {
+                    let (values, maxima) = (filled(values, T::zero()), filled(maxima, 0));
                     self.conv.forward_image(image, weight, row(BIAS_ROW), sizes, cols, y);
 
                     let planes = y.chunks(sizes.positions());
@@ -120,6 +130,14 @@ impl BlockOp for ConvAffinePool {
                     }
                 },
             );
+
+        // SAFETY: the input has `batch` images (asserted above), so the zipped iterator gave
+        // every chunk of both outputs to a task, and each task filled its chunks.
+        #[allow(unsafe_code)]
+        unsafe {
+            pooled.set_len(pooled_len);
+            argmax.set_len(pooled_len);
+        }
 
         let raw = pooled.iter().map(|v| v.to_f64()).collect();
         pooled
