@@ -165,13 +165,7 @@ impl BlockOp for ConvNormalizePool {
         let mut pooled: Vec<T> = Vec::with_capacity(pooled_len);
         let mut argmax: Vec<u32> = Vec::with_capacity(pooled_len);
         let mut moments = vec![Moments::default(); sizes.batch * channels];
-        assert!(
-            x.len() >= sizes.batch * sizes.image_len(),
-            "convolution block: {} input values for {} images of {}",
-            x.len(),
-            sizes.batch,
-            sizes.image_len()
-        );
+        sizes.assert_batch_in(x);
         conv_output.spare_capacity_mut()[..conv_len]
             .par_chunks_mut(channels * positions)
             .zip(x.par_chunks(sizes.image_len()))

@@ -101,13 +101,7 @@ impl BlockOp for ConvAffinePool {
         let pooled_len = sizes.batch * channels * out_plane;
         let mut pooled: Vec<T> = Vec::with_capacity(pooled_len);
         let mut argmax: Vec<u32> = Vec::with_capacity(pooled_len);
-        assert!(
-            x.len() >= sizes.batch * sizes.image_len(),
-            "convolution block: {} input values for {} images of {}",
-            x.len(),
-            sizes.batch,
-            sizes.image_len()
-        );
+        sizes.assert_batch_in(x);
         pooled.spare_capacity_mut()[..pooled_len]
             .par_chunks_mut(channels * out_plane)
             .zip(argmax.spare_capacity_mut()[..pooled_len].par_chunks_mut(channels * out_plane))

@@ -35,6 +35,18 @@ impl Sizes {
     pub fn positions(&self) -> usize {
         self.out_height * self.out_width
     }
+
+    /// Panics unless `input` contains all `batch` images. The fused blocks rely on it before
+    /// they mark outputs that one task per image fills as initialised.
+    pub fn assert_batch_in(&self, input: &[impl Copy]) {
+        assert!(
+            input.len() >= self.batch * self.image_len(),
+            "convolution block: {} input values for {} images of {}",
+            input.len(),
+            self.batch,
+            self.image_len()
+        );
+    }
 }
 
 impl Patches {
