@@ -418,7 +418,7 @@ unsafe fn pack_row_slab<const WIDTH: usize>(slab: &mut [f32], panel: Rows<'_>, d
 }
 
 /// Returns the mask of the first `count` (at most 16) lanes.
-fn lane_mask(count: usize) -> u16 {
+pub(crate) fn lane_mask(count: usize) -> u16 {
     ((1u32 << count.min(LANES)) - 1) as u16
 }
 

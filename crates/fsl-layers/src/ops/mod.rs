@@ -16,6 +16,8 @@ mod max_pool;
 mod moments;
 mod normalize;
 mod normalize_pool;
+#[cfg(target_arch = "x86_64")]
+mod pool_2x2_avx512;
 mod row_pairs;
 mod squared_distances;
 
