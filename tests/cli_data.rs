@@ -567,6 +567,12 @@ fn bad_input_exits_with_two() {
     let output = fsl(&["eval", &path(dir.path()), "--data", &path(&missing)]);
     assert_input_error(&output, "no saved model here");
 
+    // A file given as the run.
+    let file = dir.path().join("history.csv");
+    std::fs::write(&file, "episode,loss\n").unwrap();
+    let output = fsl(&["eval", &path(&file), "--data", &path(&missing)]);
+    assert_input_error(&output, "a file, not a run folder");
+
     let images = dir.path().join("images");
     std::fs::create_dir_all(images.join("cat")).unwrap();
     std::fs::write(images.join("cat").join("broken.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
@@ -578,7 +584,14 @@ fn bad_input_exits_with_two() {
         &path(&dir.path().join("out.parquet")),
     ]);
     assert_input_error(&output, "broken.png");
+    assert_input_error(&output, "replace it with a valid PNG or JPEG file");
     assert!(!dir.path().join("out.parquet").exists());
+
+    let damaged = dir.path().join("damaged.zip");
+    std::fs::write(&damaged, b"PK\x03\x04 not a whole archive").unwrap();
+    let output = fsl(&["data", "info", &path(&damaged)]);
+    assert_input_error(&output, "damaged.zip");
+    assert_input_error(&output, "download or copy it again");
 
     let output = fsl(&[
         "data",

@@ -219,6 +219,8 @@ pub fn load_run(path: &Path) -> Result<(FewShotNetwork, u32)> {
         let reason = if path.is_dir() {
             "no saved model here: neither the folder nor its model/ subfolder contains config.json; \
              give the output folder of `fsl train` or `fsl omniglot`"
+        } else if path.exists() {
+            "a file, not a run folder; give the output folder of `fsl train` or `fsl omniglot`"
         } else {
             "folder not found; give the output folder of `fsl train` or `fsl omniglot`"
         };

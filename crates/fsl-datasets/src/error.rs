@@ -119,7 +119,10 @@ pub enum Error {
     },
 
     /// Encoded image bytes could not be decoded.
-    #[error("failed to decode image {source_name}: {source}")]
+    #[error(
+        "failed to decode image {source_name}: {source}; replace it with a valid PNG or JPEG \
+         file, or remove it"
+    )]
     Decode {
         /// The file name, archive entry or table row the bytes came from.
         source_name: String,
@@ -129,7 +132,12 @@ pub enum Error {
     },
 
     /// A zip archive is corrupt, truncated or not a zip file.
-    #[error("failed to read zip archive {}{}: {source}", path.display(), entry_suffix(entry))]
+    #[error(
+        "failed to read zip archive {}{}: {source}; the file is damaged, truncated or not a zip \
+         archive, so download or copy it again",
+        path.display(),
+        entry_suffix(entry)
+    )]
     Zip {
         /// The archive file.
         path: PathBuf,

@@ -30,7 +30,7 @@ pub const SPLIT: &str = "split";
 /// # Errors
 ///
 /// [`Error::NotFound`] for a missing root, [`Error::InvalidArgument`] for a root that is a
-/// file, [`Error::NoImages`] naming the root and the
+/// file or has images but no class folders, [`Error::NoImages`] naming the root and the
 /// accepted extensions when no class has an image, and [`Error::Io`] for unreadable folders.
 pub fn load(root: &Path) -> Result<AnnotationTable> {
     if !root.exists() {
@@ -67,6 +67,15 @@ pub fn load(root: &Path) -> Result<AnnotationTable> {
     }
 
     if rows.is_empty() {
+        // Images straight in the root are the usual mistake, so the error tells where they go.
+        let loose = images(root, &mut Skipped::default())?.len();
+        if loose > 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{} contains {loose} images but no class folders; an image folder is laid out as \
+                 <class>/<image>, so move each image into a subfolder named after its class",
+                root.display()
+            )));
+        }
         tracing::warn!(
             root = %root.display(),
             skipped_hidden = skipped.hidden,

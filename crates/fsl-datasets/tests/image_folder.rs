@@ -117,6 +117,21 @@ fn root_without_images_names_root() {
 }
 
 #[test]
+fn images_without_class_folders_named() {
+    let folder = tempfile::tempdir().unwrap();
+    for name in ["a.png", "b.png"] {
+        write(&folder.path().join(name), &png());
+    }
+
+    let error = image_folder::load(folder.path()).unwrap_err();
+
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("2 images but no class folders"), "{message}");
+    assert!(message.contains("subfolder named after its class"), "{message}");
+}
+
+#[test]
 fn missing_root_is_not_found() {
     let error = image_folder::load(Path::new("/nonexistent/images")).unwrap_err();
 
