@@ -70,7 +70,8 @@ impl History {
         root.fill(&WHITE).map_err(|e| plot_error(e.to_string()))?;
         let (left, right) = root.split_horizontally(480);
 
-        let last = self.records.last().map_or(1, |r| r.episode).max(1) as f64;
+        // A margin after the last episode keeps its marker inside the plot.
+        let last = self.records.last().map_or(1, |r| r.episode).max(1) as f64 * 1.03;
         let max_loss = self
             .records
             .iter()
@@ -137,7 +138,9 @@ fn draw_panel(
 
     let mut mesh = chart.configure_mesh();
     if labelled {
-        mesh.x_desc("episode");
+        // Episodes are whole numbers.
+        mesh.x_desc("episode")
+            .x_label_formatter(&|episode| format!("{episode:.0}"));
     } else {
         mesh.x_labels(0).y_labels(0);
     }

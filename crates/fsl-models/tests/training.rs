@@ -209,6 +209,25 @@ fn plot_writes_readable_png() {
     );
 }
 
+/// The marker of the last episode lies wholly inside the loss panel (480 pixels wide, with a
+/// 15-pixel margin), not cut by its right edge.
+#[test]
+fn plot_keeps_last_marker_inside() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("curve.png");
+
+    history_with_gap().plot(&path).unwrap();
+
+    let pixels = image::open(&path).unwrap().to_rgb8();
+    let rightmost_red = pixels
+        .enumerate_pixels()
+        .filter(|(x, _, pixel)| *x < 480 && pixel.0 == [255, 0, 0])
+        .map(|(x, _, _)| x)
+        .max()
+        .expect("the loss curve is drawn in red");
+    assert!(rightmost_red + 3 < 480 - 15, "last marker reaches x = {rightmost_red}");
+}
+
 #[test]
 fn plot_rejects_empty_history() {
     let dir = tempfile::tempdir().unwrap();
