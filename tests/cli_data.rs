@@ -341,6 +341,21 @@ fn whole_loop_on_image_folder() {
     }
     assert_eq!((diagonal, total), (correct, rows.len()), "{cells}");
 
+    // An output file in a missing folder is invalid input, rejected before the evaluation.
+    let unwritable = dir.path().join("no-such-folder").join("predictions.csv");
+    let output = fsl(&[
+        "eval",
+        path_str(&run),
+        "--data",
+        path_str(&split),
+        "--split",
+        "test",
+        "--predictions",
+        path_str(&unwritable),
+    ]);
+    assert_input_error(&output, "invalid predictions");
+    assert_input_error(&output, "existing, writable folder");
+
     // Every class has 6 images, fewer than 1 + 6: the error names the option that skips them,
     // and with the option every class is left out, which is a different error.
     let too_small = |extra: &[&str]| {

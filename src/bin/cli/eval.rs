@@ -126,8 +126,16 @@ pub fn run(arguments: EvalArgs) -> fsl::Result<()> {
             set = set.filter_alphabets(|alphabet| arguments.alphabets.iter().any(|a| a == alphabet))?;
         }
         // An output file that cannot be written fails before the evaluation, not after it.
-        for path in arguments.predictions.iter().chain(&arguments.confusion) {
-            write_text(path, "")?;
+        for (name, path) in [
+            ("predictions", &arguments.predictions),
+            ("confusion", &arguments.confusion),
+        ] {
+            let Some(path) = path else { continue };
+            write_text(path, "").map_err(|error| fsl::Error::InvalidSetting {
+                name,
+                value: path.display().to_string(),
+                reason: format!("{error}; give a file in an existing, writable folder"),
+            })?;
         }
         if arguments.predictions.is_none() && arguments.confusion.is_none() {
             for (protocol, report) in evaluate_protocols(
