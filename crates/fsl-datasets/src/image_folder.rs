@@ -67,7 +67,7 @@ pub fn load(root: &Path) -> Result<AnnotationTable> {
     }
 
     if rows.is_empty() {
-        // Images straight in the root are the usual mistake, so the error tells where they go.
+        // Images straight in the root are the usual mistake, so the error names where they belong.
         let loose = images(root, &mut Skipped::default())?.len();
         if loose > 0 {
             return Err(Error::InvalidArgument(format!(

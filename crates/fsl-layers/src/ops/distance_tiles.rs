@@ -133,15 +133,8 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
     let values = &mut output.spare_capacity_mut()[..rows * columns];
 
     let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
-    let mut a_panels = Panels::pack::<TILE_ROWS>(cpu, (a, a_centre, a_scales), dim, Layout::BlockMajor, a_storage);
+    let a_panels = Panels::pack::<TILE_ROWS>(cpu, (a, a_centre, a_scales), dim, Layout::BlockMajor, a_storage);
     let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, (b, b_centre, b_scales), dim, Layout::PanelMajor, b_storage);
-
-    // The tile adds a row's products in the order in which `b`'s packing adds its squared norm.
-    // So when `a` and `b` are the same rows (a Gram matrix), taking `a`'s norms from `b` makes
-    // every distance of a row to itself exactly 0.
-    if std::ptr::eq(a, b) && a_centre == b_centre && a_scales == b_scales {
-        a_panels.norms[..rows].copy_from_slice(&b_panels.norms[..rows]);
-    }
 
     // Tasks own blocks of whole output rows, so each writes its own slice. Four tasks per thread
     // even out the last, shorter block.
