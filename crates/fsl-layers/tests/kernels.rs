@@ -91,13 +91,18 @@ fn squared_l2_gradient_finite_at_zero_distance() {
     assert!(grad[1].abs() < 1e-4, "{grad:?}");
 }
 
-/// Shapes that cut across the CPU kernel's tiles (6 rows of `a`, 64 of `b`, 128 coordinates per
-/// pass) and its row blocks per thread, run largest first so that later calls reuse packing
-/// storage of earlier ones. The reference sums `(a - b)²` directly in f64.
+/// Shapes that cut across the CPU kernel's tiles and its row blocks per thread. A tile is 6 rows
+/// of `a` by 64 of `b`, in equal passes of at most 1024 coordinates, four coordinates per loop
+/// step. Rows of 2051 values make passes of 684, 684 and 683. Rows of 1030 make two passes of 515,
+/// which leave three coordinates after the four-at-a-time loop. The shapes run largest first, so
+/// that later calls reuse the packing storage of earlier ones. The reference sums `(a - b)²`
+/// directly in f64.
 #[test]
 fn squared_l2_exact_across_tile_edges() {
     let shapes = [
-        (200usize, 130usize, 300usize),
+        (7usize, 65usize, 2051usize),
+        (13, 70, 1030),
+        (200, 130, 300),
         (6, 64, 128),
         (7, 65, 129),
         (13, 70, 257),
@@ -126,7 +131,7 @@ fn squared_l2_exact_across_tile_edges() {
 /// NaN distance to itself.
 #[test]
 fn squared_l2_gram_diagonal_is_exactly_zero() {
-    let (rows, dim) = (70usize, 300usize);
+    let (rows, dim) = (70usize, 1100usize);
     let mut values: Vec<f32> = pseudo_random(rows * dim, 21).into_iter().map(|v| 5.0 + v).collect();
     values[3 * dim + 7] = f32::NAN;
     let points = Tensor::from_slice(&values, (rows, dim), &Device::Cpu).unwrap();
@@ -186,7 +191,7 @@ fn squared_l2_cancellation_many_rows() {
 /// of tiny and huge magnitude, against `x·y / (|x| |y|)` summed in f64.
 #[test]
 fn cosine_exact_across_tile_edges() {
-    for (case, &(rows, columns, dim)) in [(200usize, 130usize, 300usize), (7, 65, 129), (5, 1, 2)]
+    for (case, &(rows, columns, dim)) in [(200usize, 130usize, 300usize), (7, 65, 1030), (7, 65, 129), (5, 1, 2)]
         .iter()
         .enumerate()
     {

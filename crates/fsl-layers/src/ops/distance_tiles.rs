@@ -5,12 +5,12 @@
 //! benchmark machine, and the centring, the norms and the clamping took 5 ms more in separate
 //! passes over memory. Here, packing the inputs for the tile is also where they are centred and
 //! where their norms are summed, and the tile adds the norms and clamps in registers before its
-//! one store of distances: 12.1-12.5 ms in all (docs/benchmarks.md).
+//! one store of distances: 10.6-11.5 ms in all (docs/benchmarks.md).
 //!
 //! Layout: a set of rows is packed in panels of `width` rows, 6 for `a` and 64 for `b`. The last
-//! panel is padded with zero rows. A panel is cut into slabs of at most [`DEPTH`] coordinates,
-//! one per pass of the tile. A slab of `b` is stored coordinate-major, so the tile loads one
-//! coordinate of its 64 rows as four vectors. A slab of `a` is stored row-major, because the tile
+//! panel is padded with zero rows. A panel is cut into slabs of at most [`MAX_DEPTH`]
+//! coordinates, one per pass of the tile. A slab of `b` is stored coordinate-major, so the tile
+//! loads one coordinate of its 64 rows as four vectors. A slab of `a` is stored row-major, because the tile
 //! broadcasts its values one at a time, from any address. So packing `a` is a plain copy, and
 //! only `b` needs the transposition that gathers do.
 
@@ -32,9 +32,12 @@ const LANES: usize = 16;
 /// and eight of the 32 vector registers remain for the loaded values.
 const TILE_COLUMNS: usize = 4 * LANES;
 
-/// Coordinates per pass over a tile: a 128 x 64 panel of `b` takes 32 KiB and stays in the 48 KiB
-/// L1 cache while every tile of a task's rows reads it.
-const DEPTH: usize = 128;
+/// Maximum number of coordinates per pass over a tile. An 800 x 64 slab of `b` (200 KiB) stays in
+/// the 2 MiB L2 cache while every tile of a task's rows reads it, and each tile loads and stores
+/// its partial sums once per pass. On 1024 x 1024 rows of 1600 values in a scratch benchmark, two
+/// passes of 800 took 8-10% less time than thirteen of 128 (whose `b` slabs fit the L1 cache)
+/// with the tile's loop unrolled. Passes of 400 were slower than passes of 800.
+const MAX_DEPTH: usize = 1024;
 
 /// Maximum row length of the packing, because gathers address the sixteen rows of a group with
 /// i32 offsets up to `15 * dim`.
@@ -133,12 +136,28 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
     let values = &mut output.spare_capacity_mut()[..rows * columns];
 
     let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
-    let a_panels = Panels::pack::<TILE_ROWS>(cpu, (a, a_centre, a_scales), dim, Layout::BlockMajor, a_storage);
-    let b_panels = Panels::pack::<TILE_COLUMNS>(cpu, (b, b_centre, b_scales), dim, Layout::PanelMajor, b_storage);
+    let block_depth = block_depth(dim);
+    let a_panels = Panels::pack::<TILE_ROWS>(
+        cpu,
+        (a, a_centre, a_scales),
+        dim,
+        block_depth,
+        Layout::BlockMajor,
+        a_storage,
+    );
+    let b_panels = Panels::pack::<TILE_COLUMNS>(
+        cpu,
+        (b, b_centre, b_scales),
+        dim,
+        block_depth,
+        Layout::PanelMajor,
+        b_storage,
+    );
 
-    // Tasks own blocks of whole output rows, so each writes its own slice. Four tasks per thread
-    // even out the last, shorter block.
-    let tasks = 4 * rayon::current_num_threads();
+    // Tasks own blocks of whole output rows, so each writes its own slice. Every task reads all
+    // of `b` from L3, so one task per thread reads it least often: 6-7% faster than four tasks per
+    // thread on 1024 x 1024 rows of 1600 values in a scratch benchmark.
+    let tasks = rayon::current_num_threads();
     let panels_per_task = a_panels.count.div_ceil(tasks).max(1);
     values
         .par_chunks_mut(panels_per_task * TILE_ROWS * columns)
@@ -161,6 +180,13 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
     output
 }
 
+/// Returns the coordinates per pass for rows of `dim` values: equal passes of at most
+/// [`MAX_DEPTH`].
+fn block_depth(dim: usize) -> usize {
+    let passes = dim.div_ceil(MAX_DEPTH).max(1);
+    dim.div_ceil(passes)
+}
+
 /// Rows packed for the tile; see the module documentation.
 struct Panels {
     /// Backing storage; `values` starts at its first 64-byte boundary.
@@ -171,6 +197,9 @@ struct Panels {
 
     /// Rows per panel.
     width: usize,
+
+    /// Coordinates per slab; the last slab of a row may be shorter.
+    block_depth: usize,
 
     /// The order of the slabs in `storage`, and of the values within a slab.
     layout: Layout,
@@ -189,19 +218,20 @@ enum Layout {
     /// each other. A slab is coordinate-major.
     PanelMajor,
 
-    /// For `a`: each block of [`DEPTH`] coordinates is contiguous, so the slabs of one block
+    /// For `a`: each block of `block_depth` coordinates is contiguous, so the slabs of one block
     /// follow each other. A slab is row-major.
     BlockMajor,
 }
 
 impl Panels {
     /// Packs the transformed rows of `rows` (values, centre and row factors, see [`Rows`]) into
-    /// panels of `WIDTH` rows, in `storage` (grown as needed). Also sums the squared norms of the
-    /// transformed rows.
+    /// panels of `WIDTH` rows cut into slabs of `block_depth` coordinates, in `storage` (grown as
+    /// needed). Also sums the squared norms of the transformed rows.
     fn pack<const WIDTH: usize>(
         _cpu: Avx512,
         rows: Rows<'_>,
         dim: usize,
+        block_depth: usize,
         layout: Layout,
         mut storage: Vec<f32>,
     ) -> Self {
@@ -230,10 +260,10 @@ impl Panels {
                 .collect(),
             Layout::BlockMajor => {
                 let block_norms: Vec<Vec<f32>> = packed
-                    .par_chunks_mut(DEPTH * count * WIDTH)
+                    .par_chunks_mut(block_depth * count * WIDTH)
                     .enumerate()
                     .map(|(block, slabs)| {
-                        let depth_start = block * DEPTH;
+                        let depth_start = block * block_depth;
                         let depth = slabs.len() / (count * WIDTH);
                         slabs
                             .chunks_exact_mut(depth * WIDTH)
@@ -264,6 +294,7 @@ impl Panels {
             storage,
             start,
             width: WIDTH,
+            block_depth,
             layout,
             count,
             norms,
@@ -271,7 +302,7 @@ impl Panels {
     }
 
     /// Returns coordinates `depth_start..depth_start + depth` of panel `index`, with `dim`
-    /// coordinates per row. `depth_start` must start a block of [`DEPTH`] coordinates.
+    /// coordinates per row. `depth_start` must start a block of `block_depth` coordinates.
     fn slab(&self, index: usize, dim: usize, depth_start: usize, depth: usize) -> &[f32] {
         let slab_start = match self.layout {
             Layout::PanelMajor => index * dim + depth_start,
@@ -432,31 +463,25 @@ fn fill_block(
     let panels = block_rows.div_ceil(TILE_ROWS);
 
     // One column panel at a time, because its `b` slabs are contiguous and its strip of the
-    // output stays in cache over the passes. The task's `a` slabs (block-major) stay in L2.
+    // output stays in cache over the passes.
     for column_panel in 0..b.count {
         let b_norms = b.panel_norms(column_panel);
         let first_column = column_panel * TILE_COLUMNS;
         let valid_columns = TILE_COLUMNS.min(columns - first_column);
 
-        for depth_start in (0..dim).step_by(DEPTH) {
-            let depth = DEPTH.min(dim - depth_start);
+        for depth_start in (0..dim).step_by(b.block_depth) {
+            let depth = b.block_depth.min(dim - depth_start);
             let pass = Pass {
                 first: depth_start == 0,
                 last: (depth_start + depth == dim).then_some(finish),
             };
 
-            // Every tile of the block's rows reads the same `b` slab, so it stays in L1.
+            // Every tile of the block's rows reads the same `b` slab, so it stays in L2. (Asking
+            // for the next slab ahead of time with prefetches, which helped 128-coordinate slabs
+            // in L1, made these passes slower.)
             let b_slab = b.slab(column_panel, dim, depth_start, depth);
 
-            // The next slab comes from L3, and loading it on demand stalls the first tiles that
-            // read it. Prefetching an equal share of it during each tile hides that.
-            let next_slab = next_b_slab(b, column_panel, dim, depth_start, depth);
-            let lines_per_tile = next_slab.map_or(0, |slab| (slab.len() / LANES).div_ceil(panels));
-
             for panel in 0..panels {
-                if let Some(slab) = next_slab {
-                    prefetch_lines(slab, panel * lines_per_tile, lines_per_tile);
-                }
                 let a_slab = a.slab(first_panel + panel, dim, depth_start, depth);
                 let a_norms = a.panel_norms(first_panel + panel);
                 let first_row = panel * TILE_ROWS;
@@ -484,33 +509,6 @@ fn fill_block(
                     );
                 }
             }
-        }
-    }
-}
-
-/// Returns the `b` slab that follows the one of `column_panel` at `depth_start`, in the order of
-/// [`fill_block`]'s loops.
-fn next_b_slab(b: &Panels, column_panel: usize, dim: usize, depth_start: usize, depth: usize) -> Option<&[f32]> {
-    if depth_start + depth < dim {
-        let next_depth = DEPTH.min(dim - depth_start - depth);
-        Some(b.slab(column_panel, dim, depth_start + depth, next_depth))
-    } else if column_panel + 1 < b.count {
-        Some(b.slab(column_panel + 1, dim, 0, DEPTH.min(dim)))
-    } else {
-        None
-    }
-}
-
-/// Asks the CPU to bring cache lines `first..first + count` of `values` into L2.
-fn prefetch_lines(values: &[f32], first: usize, count: usize) {
-    use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
-
-    for line in first..(first + count).min(values.len().div_ceil(LANES)) {
-        // SAFETY: a prefetch never faults and has no visible effect; the address is inside
-        // `values` anyway, since `line * 16 < values.len()`.
-        #[allow(unsafe_code)]
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T1>(values.as_ptr().add(line * LANES).cast());
         }
     }
 }
@@ -608,30 +606,19 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
         }
     }
 
-    let a = inputs.a.as_ptr();
-    let b = inputs.b.as_ptr();
-    for k in 0..depth {
-        // SAFETY: `b` contains `depth x 64` values (asserted above), so the four vectors at
-        // `k * 64` lie inside it for `k < depth`.
-        let (b0, b1, b2, b3) = unsafe {
-            let b = b.add(k * TILE_COLUMNS);
-            (
-                _mm512_loadu_ps(b),
-                _mm512_loadu_ps(b.add(LANES)),
-                _mm512_loadu_ps(b.add(2 * LANES)),
-                _mm512_loadu_ps(b.add(3 * LANES)),
-            )
-        };
-        for row in 0..TILE_ROWS {
-            // SAFETY: `a` contains `6 x depth` values (asserted above) and
-            // `row * depth + k < 6 * depth`.
-            let a = _mm512_set1_ps(unsafe { *a.add(row * depth + k) });
-            let accumulator = &mut accumulators[row * 4..row * 4 + 4];
-            accumulator[0] = _mm512_fmadd_ps(a, b0, accumulator[0]);
-            accumulator[1] = _mm512_fmadd_ps(a, b1, accumulator[1]);
-            accumulator[2] = _mm512_fmadd_ps(a, b2, accumulator[2]);
-            accumulator[3] = _mm512_fmadd_ps(a, b3, accumulator[3]);
+    // Four coordinates per loop iteration, so the loop's counter and branch take fewer of the
+    // issue slots that the multiply-adds need. Unrolled, the passes of 800 coordinates beat those
+    // of 128; without unrolling, no depth from 64 to 2048 made a measurable difference.
+    let whole = depth - depth % UNROLL;
+    for k in (0..whole).step_by(UNROLL) {
+        for step in k..k + UNROLL {
+            // SAFETY: `step < depth`, see `add_coordinate`.
+            unsafe { add_coordinate(&inputs, depth, step, &mut accumulators) };
         }
+    }
+    for step in whole..depth {
+        // SAFETY: `step < depth`, see `add_coordinate`.
+        unsafe { add_coordinate(&inputs, depth, step, &mut accumulators) };
     }
 
     let minus_two = _mm512_set1_ps(-2.0);
@@ -661,5 +648,43 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
             // SAFETY: the same lanes as the masked load above.
             unsafe { _mm512_mask_storeu_ps(out.add(row * tile.stride + vector * LANES), mask, value) };
         }
+    }
+}
+
+/// Coordinates that [`tile_pass`] adds per iteration of its loop.
+const UNROLL: usize = 4;
+
+/// Adds coordinate `k` of the slabs' rows to the tile's accumulators: one broadcast of each of the
+/// six `a` values against the four vectors of `b`.
+///
+/// # Safety
+///
+/// The CPU must support AVX-512F, `inputs.a` must contain `TILE_ROWS * depth` values,
+/// `inputs.b` `depth * TILE_COLUMNS` (as [`tile_pass`] asserts), and `k < depth`.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn add_coordinate(inputs: &TileInputs<'_>, depth: usize, k: usize, accumulators: &mut [__m512; TILE_ROWS * 4]) {
+    let a = inputs.a.as_ptr();
+
+    // SAFETY: `b` contains `depth x 64` values, so the four vectors at `k * 64` lie inside it
+    // for `k < depth`.
+    let (b0, b1, b2, b3) = unsafe {
+        let b = inputs.b.as_ptr().add(k * TILE_COLUMNS);
+        (
+            _mm512_loadu_ps(b),
+            _mm512_loadu_ps(b.add(LANES)),
+            _mm512_loadu_ps(b.add(2 * LANES)),
+            _mm512_loadu_ps(b.add(3 * LANES)),
+        )
+    };
+    for row in 0..TILE_ROWS {
+        // SAFETY: `a` contains `6 x depth` values and `row * depth + k < 6 * depth`.
+        let a = _mm512_set1_ps(unsafe { *a.add(row * depth + k) });
+        let accumulator = &mut accumulators[row * 4..row * 4 + 4];
+        accumulator[0] = _mm512_fmadd_ps(a, b0, accumulator[0]);
+        accumulator[1] = _mm512_fmadd_ps(a, b1, accumulator[1]);
+        accumulator[2] = _mm512_fmadd_ps(a, b2, accumulator[2]);
+        accumulator[3] = _mm512_fmadd_ps(a, b3, accumulator[3]);
     }
 }
