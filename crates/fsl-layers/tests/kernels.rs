@@ -91,16 +91,17 @@ fn squared_l2_gradient_finite_at_zero_distance() {
     assert!(grad[1].abs() < 1e-4, "{grad:?}");
 }
 
-/// Shapes that cut across the CPU kernel's tiles and its row blocks per thread. A tile is 6 rows
-/// of `a` by 64 of `b`, in equal passes of at most 1024 coordinates, four coordinates per loop
-/// step. Rows of 2051 values make passes of 684, 684 and 683. Rows of 1030 make two passes of 515,
-/// which leave three coordinates after the four-at-a-time loop. The shapes run largest first, so
-/// that later calls reuse the packing storage of earlier ones. The reference sums `(a - b)²`
-/// directly in f64.
+/// Shapes that cut across the CPU kernel's tiles and its tasks. A tile is 6 rows of `a` by 64 of
+/// `b`, in equal passes of at most 2048 coordinates, four coordinates per loop step. Rows of 4100
+/// values make passes of 1367, 1367 and 1366. Rows of 2051 make two passes of 1026, which leave two
+/// coordinates after the four-at-a-time loop. With three or fewer panels of `b`, the rows of `a`
+/// are split into blocks too. The shapes run largest first, so that later calls reuse the packing
+/// storage of earlier ones. The reference sums `(a - b)²` directly in f64.
 #[test]
 fn squared_l2_exact_across_tile_edges() {
     let shapes = [
-        (7usize, 65usize, 2051usize),
+        (3usize, 65usize, 4100usize),
+        (7, 65, 2051),
         (13, 70, 1030),
         (200, 130, 300),
         (6, 64, 128),
@@ -131,7 +132,7 @@ fn squared_l2_exact_across_tile_edges() {
 /// NaN distance to itself.
 #[test]
 fn squared_l2_gram_diagonal_is_exactly_zero() {
-    let (rows, dim) = (70usize, 1100usize);
+    let (rows, dim) = (70usize, 2100usize);
     let mut values: Vec<f32> = pseudo_random(rows * dim, 21).into_iter().map(|v| 5.0 + v).collect();
     values[3 * dim + 7] = f32::NAN;
     let points = Tensor::from_slice(&values, (rows, dim), &Device::Cpu).unwrap();
@@ -191,7 +192,7 @@ fn squared_l2_cancellation_many_rows() {
 /// of tiny and huge magnitude, against `x·y / (|x| |y|)` summed in f64.
 #[test]
 fn cosine_exact_across_tile_edges() {
-    for (case, &(rows, columns, dim)) in [(200usize, 130usize, 300usize), (7, 65, 1030), (7, 65, 129), (5, 1, 2)]
+    for (case, &(rows, columns, dim)) in [(200usize, 130usize, 300usize), (7, 65, 2051), (7, 65, 129), (5, 1, 2)]
         .iter()
         .enumerate()
     {

@@ -5,7 +5,7 @@
 //! benchmark machine, and the centring, the norms and the clamping took 5 ms more in separate
 //! passes over memory. Here, packing the inputs for the tile is also where they are centred and
 //! where their norms are summed, and the tile adds the norms and clamps in registers before its
-//! one store of distances: 10.6-11.5 ms in all (docs/benchmarks.md).
+//! one store of distances: 9.9 ms in all (docs/benchmarks.md).
 //!
 //! Layout: a set of rows is packed in panels of `width` rows, 6 for `a` and 64 for `b`. The last
 //! panel is padded with zero rows. A panel is cut into slabs of at most [`MAX_DEPTH`]
@@ -13,6 +13,10 @@
 //! loads one coordinate of its 64 rows as four vectors. A slab of `a` is stored row-major, because the tile
 //! broadcasts its values one at a time, from any address. So packing `a` is a plain copy, and
 //! only `b` needs the transposition that gathers do.
+//!
+//! Work: all of `a` is packed first. Then each task packs one panel of `b` itself and runs it
+//! against a block of `a`'s rows, so that the panel stays in the L2 cache of the core that uses
+//! it. The tasks write disjoint tiles of the one output matrix.
 
 use std::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_i32gather_ps,
@@ -32,12 +36,12 @@ const LANES: usize = 16;
 /// and eight of the 32 vector registers remain for the loaded values.
 const TILE_COLUMNS: usize = 4 * LANES;
 
-/// Maximum number of coordinates per pass over a tile. An 800 x 64 slab of `b` (200 KiB) stays in
+/// Maximum number of coordinates per pass over a tile. A 2048 x 64 slab of `b` (512 KiB) stays in
 /// the 2 MiB L2 cache while every tile of a task's rows reads it, and each tile loads and stores
-/// its partial sums once per pass. On 1024 x 1024 rows of 1600 values in a scratch benchmark, two
-/// passes of 800 took 8-10% less time than thirteen of 128 (whose `b` slabs fit the L1 cache)
-/// with the tile's loop unrolled. Passes of 400 were slower than passes of 800.
-const MAX_DEPTH: usize = 1024;
+/// its partial sums once per pass. On 1024 x 1024 rows of 1600 values in a scratch benchmark, one
+/// pass was 1-2% faster than two passes of 800. With the tile's loop unrolled, two passes of 800
+/// were 8-10% faster than thirteen of 128, whose `b` slabs fit the L1 cache.
+const MAX_DEPTH: usize = 2048;
 
 /// Maximum row length of the packing, because gathers address the sixteen rows of a group with
 /// i32 offsets up to `15 * dim`.
@@ -47,7 +51,8 @@ const MAX_DIM: usize = i32::MAX as usize / LANES;
 const MAX_KEPT_SCRATCH: usize = 16 << 20;
 
 thread_local! {
-    /// Packing storage of the last call on this thread, for `a` and `b`.
+    /// Packing storage of the last call on this thread for `a`, and of the last task on this
+    /// thread for its panel of `b`.
     ///
     /// A fresh multi-megabyte allocation on every call has the kernel clear every page as it is
     /// first written. That took about 13% of the profile samples of the 1024 x 1024 x 1600
@@ -135,8 +140,8 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
     let mut output: Vec<f32> = Vec::with_capacity(rows * columns);
     let values = &mut output.spare_capacity_mut()[..rows * columns];
 
-    let (a_storage, b_storage) = SCRATCH.with_borrow_mut(std::mem::take);
     let block_depth = block_depth(dim);
+    let a_storage = SCRATCH.with_borrow_mut(|(a_storage, _)| std::mem::take(a_storage));
     let a_panels = Panels::pack::<TILE_ROWS>(
         cpu,
         (a, a_centre, a_scales),
@@ -145,27 +150,44 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
         Layout::BlockMajor,
         a_storage,
     );
-    let b_panels = Panels::pack::<TILE_COLUMNS>(
-        cpu,
-        (b, b_centre, b_scales),
-        dim,
-        block_depth,
-        Layout::PanelMajor,
-        b_storage,
-    );
 
-    // Tasks own blocks of whole output rows, so each writes its own slice. Every task reads all
-    // of `b` from L3, so one task per thread reads it least often: 6-7% faster than four tasks per
-    // thread on 1024 x 1024 rows of 1600 values in a scratch benchmark.
-    let tasks = rayon::current_num_threads();
-    let panels_per_task = a_panels.count.div_ceil(tasks).max(1);
-    values
-        .par_chunks_mut(panels_per_task * TILE_ROWS * columns)
-        .enumerate()
-        .for_each(|(task, block)| {
-            let first_panel = task * panels_per_task;
-            fill_block(cpu, &a_panels, &b_panels, first_panel, block, columns, dim, finish);
-        });
+    // A task packs one panel of `b` and computes its strip of the output for a block of `a`'s
+    // rows. Its `b` panel then stays in L2 for all those rows, where packing all of `b` first had
+    // the tiles read each panel back from L3: 6-7% faster on 1024 x 1024 rows of 1600 values in a
+    // scratch benchmark. With few panels of `b`, row blocks give every thread work, at the cost of
+    // packing a panel once per block.
+    let column_panels = columns.div_ceil(TILE_COLUMNS);
+    let row_blocks = (2 * rayon::current_num_threads())
+        .div_ceil(column_panels)
+        .min(a_panels.count);
+    let panels_per_block = a_panels.count.div_ceil(row_blocks);
+    let shared = SharedOutput::new(values, rows, columns);
+    (0..column_panels * row_blocks).into_par_iter().for_each(|task| {
+        let first_column = task / row_blocks * TILE_COLUMNS;
+        let panel_columns = first_column..(first_column + TILE_COLUMNS).min(columns);
+        let first_panel = task % row_blocks * panels_per_block;
+        let a_range = first_panel..(first_panel + panels_per_block).min(a_panels.count);
+
+        let b_storage = SCRATCH.with_borrow_mut(|(_, b_storage)| std::mem::take(b_storage));
+        let b_panel = Panels::pack::<TILE_COLUMNS>(
+            cpu,
+            (
+                &b[panel_columns.start * dim..panel_columns.end * dim],
+                b_centre,
+                &b_scales[panel_columns.clone()],
+            ),
+            dim,
+            block_depth,
+            Layout::PanelMajor,
+            b_storage,
+        );
+
+        fill_strip(cpu, &a_panels, a_range, &b_panel, first_column, &shared, dim, finish);
+
+        if b_panel.storage.len() <= MAX_KEPT_SCRATCH {
+            SCRATCH.with_borrow_mut(|(_, b_storage)| *b_storage = b_panel.storage);
+        }
+    });
 
     // SAFETY: every tile's first pass stores all of its values, and the tiles cover every row
     // of `a` and every row of `b`, so all `rows * columns` values are initialised.
@@ -174,10 +196,56 @@ fn products(cpu: Avx512, [a, b]: [Rows<'_>; 2], rows: usize, columns: usize, dim
         output.set_len(rows * columns)
     };
 
-    if a_panels.storage.len() + b_panels.storage.len() <= MAX_KEPT_SCRATCH {
-        SCRATCH.set((a_panels.storage, b_panels.storage));
+    if a_panels.storage.len() <= MAX_KEPT_SCRATCH {
+        SCRATCH.with_borrow_mut(|(a_storage, _)| *a_storage = a_panels.storage);
     }
     output
+}
+
+/// The output matrix, which all tasks write at once, each only the tiles of its own pair of a
+/// block of `a`'s rows and a panel of `b`'s rows.
+struct SharedOutput<'a> {
+    /// The first of `rows x columns` values.
+    values: *mut f32,
+    rows: usize,
+    columns: usize,
+    _borrow: std::marker::PhantomData<&'a mut [std::mem::MaybeUninit<f32>]>,
+}
+
+// SAFETY: the pointer stays valid while the borrow in `_borrow` lasts, and the tasks that share
+// it never write the same value: each writes only the tiles of its own rows and columns.
+#[allow(unsafe_code)]
+unsafe impl Sync for SharedOutput<'_> {}
+
+impl<'a> SharedOutput<'a> {
+    fn new(values: &'a mut [std::mem::MaybeUninit<f32>], rows: usize, columns: usize) -> Self {
+        assert_eq!(values.len(), rows * columns, "output of {rows} x {columns} values");
+        Self {
+            values: values.as_mut_ptr().cast(),
+            rows,
+            columns,
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// Returns the tile of `rows x columns` values whose first value is at `first_row`,
+    /// `first_column`.
+    fn tile(&self, first_row: usize, rows: usize, first_column: usize, columns: usize) -> Tile {
+        assert!(
+            first_row + rows <= self.rows && first_column + columns <= self.columns,
+            "tile of {rows} x {columns} values at ({first_row}, {first_column}) outside {} x {} values",
+            self.rows,
+            self.columns
+        );
+        let first = first_row * self.columns + first_column;
+        Tile {
+            out: self.values.wrapping_add(first),
+            available: self.rows * self.columns - first,
+            stride: self.columns,
+            rows,
+            columns,
+        }
+    }
 }
 
 /// Returns the coordinates per pass for rows of `dim` values: equal passes of at most
@@ -265,11 +333,13 @@ impl Panels {
                     .map(|(block, slabs)| {
                         let depth_start = block * block_depth;
                         let depth = slabs.len() / (count * WIDTH);
+                        // The panels of a block are packed in parallel too, because rows of up
+                        // to `MAX_DEPTH` values make a single block.
                         slabs
-                            .chunks_exact_mut(depth * WIDTH)
-                            .zip(values.chunks(dim * WIDTH))
-                            .zip(scales.chunks(WIDTH))
-                            .flat_map(|((slab, panel_rows), scales)| {
+                            .par_chunks_exact_mut(depth * WIDTH)
+                            .zip(values.par_chunks(dim * WIDTH))
+                            .zip(scales.par_chunks(WIDTH))
+                            .flat_map_iter(|((slab, panel_rows), scales)| {
                                 #[allow(unsafe_code)]
                                 unsafe {
                                     pack_row_slab::<WIDTH>(slab, (panel_rows, centre, scales), depth_start)
@@ -446,69 +516,52 @@ pub(crate) fn lane_mask(count: usize) -> u16 {
     ((1u32 << count.min(LANES)) - 1) as u16
 }
 
-/// Computes the distances of the output rows in `block`, which start at panel `first_panel` of
-/// `a`.
+/// Computes the output values of the rows of `a`'s panels `a_range` and the rows of `b` in the
+/// one panel `b`, whose first row is column `first_column` of the output.
 #[allow(clippy::too_many_arguments)]
-fn fill_block(
+fn fill_strip(
     _cpu: Avx512,
     a: &Panels,
+    a_range: std::ops::Range<usize>,
     b: &Panels,
-    first_panel: usize,
-    block: &mut [std::mem::MaybeUninit<f32>],
-    columns: usize,
+    first_column: usize,
+    output: &SharedOutput<'_>,
     dim: usize,
     finish: Finish,
 ) {
-    let block_rows = block.len() / columns;
-    let panels = block_rows.div_ceil(TILE_ROWS);
+    let valid_columns = TILE_COLUMNS.min(output.columns - first_column);
+    let b_norms = b.panel_norms(0);
 
-    // One column panel at a time, because its `b` slabs are contiguous and its strip of the
-    // output stays in cache over the passes.
-    for column_panel in 0..b.count {
-        let b_norms = b.panel_norms(column_panel);
-        let first_column = column_panel * TILE_COLUMNS;
-        let valid_columns = TILE_COLUMNS.min(columns - first_column);
+    for depth_start in (0..dim).step_by(b.block_depth) {
+        let depth = b.block_depth.min(dim - depth_start);
+        let pass = Pass {
+            first: depth_start == 0,
+            last: (depth_start + depth == dim).then_some(finish),
+        };
+        let b_slab = b.slab(0, dim, depth_start, depth);
 
-        for depth_start in (0..dim).step_by(b.block_depth) {
-            let depth = b.block_depth.min(dim - depth_start);
-            let pass = Pass {
-                first: depth_start == 0,
-                last: (depth_start + depth == dim).then_some(finish),
+        for panel in a_range.clone() {
+            let first_row = panel * TILE_ROWS;
+            let tile = output.tile(
+                first_row,
+                TILE_ROWS.min(output.rows - first_row),
+                first_column,
+                valid_columns,
+            );
+            let inputs = TileInputs {
+                a: a.slab(panel, dim, depth_start, depth),
+                b: b_slab,
+                a_norms: a.panel_norms(panel),
+                b_norms,
             };
 
-            // Every tile of the block's rows reads the same `b` slab, so it stays in L2. (Asking
-            // for the next slab ahead of time with prefetches, which helped 128-coordinate slabs
-            // in L1, made these passes slower.)
-            let b_slab = b.slab(column_panel, dim, depth_start, depth);
-
-            for panel in 0..panels {
-                let a_slab = a.slab(first_panel + panel, dim, depth_start, depth);
-                let a_norms = a.panel_norms(first_panel + panel);
-                let first_row = panel * TILE_ROWS;
-                let valid_rows = TILE_ROWS.min(block_rows - first_row);
-                let tile = &mut block[first_row * columns + first_column..];
-
-                // SAFETY: `_cpu` proves that the CPU has AVX-512F, and `tile_pass` checks every
-                // length it relies on.
-                #[allow(unsafe_code)]
-                unsafe {
-                    tile_pass(
-                        TileInputs {
-                            a: a_slab,
-                            b: b_slab,
-                            a_norms,
-                            b_norms,
-                        },
-                        Tile {
-                            out: tile,
-                            stride: columns,
-                            rows: valid_rows,
-                            columns: valid_columns,
-                        },
-                        pass,
-                    );
-                }
-            }
+            // SAFETY: `_cpu` proves that the CPU has AVX-512F, `output.tile` checked that the
+            // tile lies inside the live output, and `tile_pass` checks every other length. No
+            // other task writes this tile, since no other task has both its rows and its columns.
+            #[allow(unsafe_code)]
+            unsafe {
+                tile_pass(inputs, tile, pass)
+            };
         }
     }
 }
@@ -548,9 +601,16 @@ struct TileInputs<'a> {
     b_norms: &'a [f32],
 }
 
-/// The output of a tile: `rows x columns` values at `out[r * stride + c]`.
-struct Tile<'a> {
-    out: &'a mut [std::mem::MaybeUninit<f32>],
+/// The output of a tile: `rows x columns` values at `out + r * stride + c`.
+///
+/// A pointer rather than a slice, because the tasks write tiles of the same output rows at once,
+/// and slices that span those rows would overlap.
+struct Tile {
+    out: *mut f32,
+
+    /// Values from `out` to the end of the output matrix.
+    available: usize,
+
     stride: usize,
     rows: usize,
     columns: usize,
@@ -560,10 +620,12 @@ struct Tile<'a> {
 ///
 /// # Safety
 ///
-/// The CPU must support AVX-512F.
+/// The CPU must support AVX-512F, `tile.out` must point into a live output matrix with
+/// `tile.available` values from there on, and no other thread may read or write the tile's values
+/// during the call.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
+unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile, pass: Pass) {
     let depth = inputs.a.len() / TILE_ROWS;
     assert!(
         inputs.a.len() == depth * TILE_ROWS
@@ -576,18 +638,18 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
         (1..=TILE_ROWS).contains(&tile.rows)
             && (1..=TILE_COLUMNS).contains(&tile.columns)
             && tile.columns <= tile.stride
-            && tile.out.len() >= (tile.rows - 1) * tile.stride + tile.columns,
+            && tile.available >= (tile.rows - 1) * tile.stride + tile.columns,
         "distance tile: {} x {} values do not fit {} values with stride {}",
         tile.rows,
         tile.columns,
-        tile.out.len(),
+        tile.available,
         tile.stride
     );
 
     // Lane masks of the four vectors of a row: the last column panel may be partly padding.
     let masks: [u16; 4] = std::array::from_fn(|vector| lane_mask(tile.columns.saturating_sub(vector * LANES)));
 
-    let out = tile.out.as_mut_ptr().cast::<f32>();
+    let out = tile.out;
     let mut accumulators = [_mm512_setzero_ps(); TILE_ROWS * 4];
     // The loops over rows and vectors have constant bounds, so the compiler unrolls them and the
     // accumulators stay in registers. The conditions skip the padding.
@@ -607,8 +669,8 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile<'_>, pass: Pass) {
     }
 
     // Four coordinates per loop iteration, so the loop's counter and branch take fewer of the
-    // issue slots that the multiply-adds need. Unrolled, the passes of 800 coordinates beat those
-    // of 128; without unrolling, no depth from 64 to 2048 made a measurable difference.
+    // issue slots that the multiply-adds need. Unrolled, long passes beat passes of 128
+    // coordinates. Without unrolling, no depth from 64 to 2048 made a measurable difference.
     let whole = depth - depth % UNROLL;
     for k in (0..whole).step_by(UNROLL) {
         for step in k..k + UNROLL {
