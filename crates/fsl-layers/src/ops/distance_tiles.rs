@@ -10,9 +10,9 @@
 //! Layout: a set of rows is packed in panels of `width` rows, 6 for `a` and 64 for `b`. The last
 //! panel is padded with zero rows. A panel is cut into slabs of at most [`MAX_DEPTH`]
 //! coordinates, one per pass of the tile. A slab of `b` is stored coordinate-major, so the tile
-//! loads one coordinate of its 64 rows as four vectors. A slab of `a` is stored row-major, because the tile
-//! broadcasts its values one at a time, from any address. So packing `a` is a plain copy, and
-//! only `b` needs the transposition that gathers do.
+//! loads one coordinate of its 64 rows as four vectors. A slab of `a` is stored row-major,
+//! because the tile broadcasts its values one at a time, from any address. So packing `a` is a
+//! plain copy, and only `b` needs the transposition that gathers do.
 //!
 //! Work: all of `a` is packed first. Then each task packs one panel of `b` itself and runs it
 //! against a block of `a`'s rows, so that the panel stays in the L2 cache of the core that uses
