@@ -657,10 +657,11 @@ unsafe fn tile_pass(inputs: TileInputs<'_>, tile: Tile, pass: Pass) {
         for row in 0..TILE_ROWS {
             for (vector, &mask) in masks.iter().enumerate() {
                 if row < tile.rows && mask != 0 {
-                    // SAFETY: lane `l` of this load reads `out[row * stride + vector * 16 + l]`
-                    // only where the mask is set, that is for column `vector * 16 + l < columns`,
-                    // which the assertion above puts inside `out`. The start itself is such a
-                    // column, since the mask is not empty.
+                    // SAFETY: lane `l` of this load reads value `row * stride + vector * 16 + l`
+                    // from `out` only where the mask is set, that is for column
+                    // `vector * 16 + l < columns`, which the assertion above puts among the
+                    // `available` values. The start itself is such a column, since the mask is
+                    // not empty.
                     accumulators[row * 4 + vector] =
                         unsafe { _mm512_maskz_loadu_ps(mask, out.add(row * tile.stride + vector * LANES)) };
                 }
