@@ -76,6 +76,19 @@ pub enum Error {
         dtype: candle_core::DType,
     },
 
+    /// Two inputs that must have the same data type do not.
+    #[error(
+        "dtype mismatch in {operation}: the two inputs are {a:?} and {b:?}; convert one with `to_dtype` so both match"
+    )]
+    DTypeMismatch {
+        /// The operation that checked the data types.
+        operation: &'static str,
+        /// The first input's data type.
+        a: candle_core::DType,
+        /// The second input's data type.
+        b: candle_core::DType,
+    },
+
     /// A parameter checkpoint could not be written or read.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint {

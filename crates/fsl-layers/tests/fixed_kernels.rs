@@ -240,6 +240,31 @@ fn kernels_reject_integer_and_mixed_dtypes() {
         assert!(matches!(error, Error::UnsupportedDType { .. }), "{name}: {error:?}");
 
         let error = kernel.pairwise(&floats, &doubles).unwrap_err();
+        assert!(matches!(error, Error::DTypeMismatch { .. }), "{name}: {error:?}");
+        assert!(error.to_string().contains("F32 and F64"), "{name}: {error}");
         assert!(error.to_string().contains("to_dtype"), "{name}: {error}");
+    }
+}
+
+/// Rows of no values are rejected by every kernel with an error that names the embedding size,
+/// for `pairwise` and `pairs`, in f32 and f64, between two sets and for a set against itself.
+#[test]
+fn kernels_reject_rows_of_no_values() {
+    for dtype in [DType::F32, DType::F64] {
+        let a = Tensor::zeros((3, 0), dtype, &Device::Cpu).unwrap();
+        let b = Tensor::zeros((2, 0), dtype, &Device::Cpu).unwrap();
+
+        for (name, kernel) in kernels() {
+            let context = format!("{name} {dtype:?}");
+            for error in [
+                kernel.pairwise(&a, &b).unwrap_err(),
+                kernel.pairwise(&a, &a).unwrap_err(),
+                kernel.pairs(&a, &a).unwrap_err(),
+            ] {
+                assert!(matches!(error, Error::InvalidArgument { .. }), "{context}: {error:?}");
+                assert!(error.to_string().contains("embedding size = 0"), "{context}: {error}");
+                assert!(error.to_string().contains("[3, 0]"), "{context}: {error}");
+            }
+        }
     }
 }

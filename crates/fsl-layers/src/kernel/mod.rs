@@ -164,6 +164,19 @@ pub(crate) fn check_pairwise_shapes(operation: &'static str, a: &Tensor, b: &Ten
             details: format!("expected two matrices with the same embedding size, got {a_dims:?} and {b_dims:?}"),
         });
     }
+    check_embedding_size(a_dims[1], a_dims, b_dims)
+}
+
+/// Rejects rows of no values: they carry nothing to compare, and usually mean an encoder whose
+/// output size is wrong.
+fn check_embedding_size(dim: usize, a_dims: &[usize], b_dims: &[usize]) -> Result<()> {
+    if dim == 0 {
+        return Err(Error::InvalidArgument {
+            name: "embedding size",
+            value: format!("0 (inputs of shape {a_dims:?} and {b_dims:?})"),
+            reason: "rows must have at least one value; check the output size of the encoder",
+        });
+    }
     Ok(())
 }
 
@@ -181,7 +194,7 @@ pub(crate) fn check_pairs_shapes(operation: &'static str, x: &Tensor, y: &Tensor
             ),
         });
     }
-    Ok(())
+    check_embedding_size(x.dims()[1], x.dims(), y.dims())
 }
 
 /// Checks that both inputs are floating-point tensors of the same dtype: integer embeddings
@@ -196,13 +209,10 @@ fn check_dtypes(operation: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
         }
     }
     if a.dtype() != b.dtype() {
-        return Err(Error::ShapeMismatch {
+        return Err(Error::DTypeMismatch {
             operation,
-            details: format!(
-                "the two inputs are {:?} and {:?}; convert one with `to_dtype` so both match",
-                a.dtype(),
-                b.dtype()
-            ),
+            a: a.dtype(),
+            b: b.dtype(),
         });
     }
     Ok(())
