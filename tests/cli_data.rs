@@ -295,15 +295,14 @@ fn whole_loop_on_image_folder() {
 
     // The same evaluation with every prediction and the confusion matrix written out: 20
     // episodes of 3 classes x 2 queries, and the diagonal gives back the printed accuracy.
+    let eval_on_test_split = |options: &[&str]| {
+        let mut arguments = vec!["eval", path_str(&run), "--data", path_str(&split), "--split", "test"];
+        arguments.extend_from_slice(options);
+        fsl(&arguments)
+    };
     let predictions = dir.path().join("predictions.csv");
     let confusion = dir.path().join("confusion.csv");
-    let detailed = stdout(&fsl(&[
-        "eval",
-        path_str(&run),
-        "--data",
-        path_str(&split),
-        "--split",
-        "test",
+    let detailed = stdout(&eval_on_test_split(&[
         "--n-way",
         "3",
         "--q-query",
@@ -343,16 +342,7 @@ fn whole_loop_on_image_folder() {
 
     // An output file in a missing folder is invalid input, rejected before the evaluation.
     let unwritable = dir.path().join("no-such-folder").join("predictions.csv");
-    let output = fsl(&[
-        "eval",
-        path_str(&run),
-        "--data",
-        path_str(&split),
-        "--split",
-        "test",
-        "--predictions",
-        path_str(&unwritable),
-    ]);
+    let output = eval_on_test_split(&["--predictions", path_str(&unwritable)]);
     assert_input_error(&output, "invalid predictions");
     assert_input_error(&output, "existing, writable folder");
 
